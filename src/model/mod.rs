@@ -1,0 +1,24 @@
+//! Reading SavedModels without TensorFlow: the signature tree that the CLI prints,
+//! the GUI renders and the server answers metadata from.
+//!
+//! This module deliberately depends on nothing but the generated protobuf types: no
+//! egui, no tokio, no tensorflow.
+
+mod dtype;
+mod error;
+mod functions;
+mod ops;
+mod reader;
+pub mod show;
+mod tree;
+mod variables;
+
+pub use dtype::DType;
+pub use error::ModelError;
+pub use functions::{ArgumentSpec, ConcreteFunctionInfo, FunctionInfo, PyValue};
+pub use reader::{ModelLocation, locate, open, read_saved_model_proto};
+pub use tree::{
+    AssetFile, Dim, FingerprintInfo, MetaGraphInfo, SavedModelInfo, Shape, SignatureInfo,
+    TensorInfoView, signature_from_proto,
+};
+pub use variables::{VariableInfo, VariablesInfo, read_variables_index};

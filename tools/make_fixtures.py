@@ -1,0 +1,673 @@
+#!/usr/bin/env python3
+"""Regenerate every test fixture under ``tests/fixtures/`` from scratch.
+
+What it writes (all paths relative to the repository root):
+
+``tests/fixtures/models/``
+    Small TensorFlow SavedModels made with ``tf.saved_model.save`` of
+    ``tf.Module`` objects holding ``tf.Variable``s (the kind the TensorFlow C
+    session loader can load), one Keras 3 ``model.export()``, and a set of
+    deliberately broken model directories:
+
+    * ``dtypes/1``        one signature per dtype (float32, float64, int32,
+                          int64, uint8, bool, string) plus a multi-input /
+                          multi-output ``serving_default``.
+    * ``shapes/1``        scalar, partially known, fully known and
+                          unknown-rank shapes over several signatures.
+    * ``keras_export/1``  a tiny Keras 3 Dense model saved with ``export``.
+    * ``seedlike/1538687457``  mimics the seed post's ResNet: ``image_bytes``
+                          (DT_STRING, (-1)) -> ``classes`` (DT_INT64, (-1)) and
+                          ``probabilities`` (DT_FLOAT, (-1, 1001)) under the
+                          keys ``serving_default`` and ``predict``, with
+                          ``assets/labels.txt`` (1001 lines).
+    * ``two_versions/1`` and ``two_versions/2``  the same linear model with
+                          different weights (for version picking / reload).
+    * ``broken/truncated``, ``broken/garbage``, ``broken/empty_pb``,
+      ``broken/no_variables``, ``broken/not_a_model``.  An empty directory
+      cannot be committed to git, so ``broken/empty_dir`` is NOT kept: tests
+      must create it themselves.  (This script creates it only while it records
+      ``saved_model_cli``'s output for it, then removes it again.)
+
+``tests/fixtures/cli/<D>/``
+    ``saved_model_cli`` output recorded for the model directory
+    ``tests/fixtures/models/<D>`` (``<D>`` includes the version folder, e.g.
+    ``cli/dtypes/1``).  Every view is a pair ``<view>.txt`` (stdout, exact
+    bytes) and ``<view>.json`` (argv, exit code, stderr, environment):
+
+    * ``tagsets``      ``show --dir D``
+    * ``signatures``   ``show --dir D --tag_set serve``
+    * ``sig_<K>``      ``show --dir D --tag_set serve --signature_def K``
+                       for every signature key K
+    * ``all``          ``show --dir D --all``
+    * ``list_ops``     ``show --dir D --tag_set serve --list_ops``
+    * ``bad_tag_set``, ``bad_signature`` (dtypes only): error cases.
+
+    Broken models and a directory that does not exist
+    (``cli/broken/nonexistent``) get the same four main views.
+
+``tests/fixtures/outputs/<name>.json``
+    What Python TensorFlow (``tf.saved_model.load`` + the signature functions)
+    returns for fixed inputs, for every signature of every good model.  Names:
+    ``dtypes``, ``shapes``, ``keras_export``, ``seedlike``, ``two_versions_1``,
+    ``two_versions_2``.  Format::
+
+        {"<signature key>": {
+            "inputs":  {"<name>": {"dtype": "DT_FLOAT", "shape": [2],
+                                   "values": [1.5, -2.0]}},
+            "outputs": {"<name>": {...}},
+            "extra_cases": [{"name": "...", "inputs": {...}, "outputs": {...}}]
+        }}
+
+    ``values`` is the tensor flattened in row-major order; a scalar has shape
+    ``[]`` and one value.  Floats are written with Python's shortest
+    round-trip ``repr`` of the exact value (float32 widened to float64 first),
+    strings as ``{"b64": "<standard base64>"}`` because they may not be UTF-8.
+    ``extra_cases`` is present only where a signature has more than one case.
+
+``tests/fixtures/images/``
+    Small sample images made here: ``gradient_48x40.jpg`` / ``.png`` (48 wide,
+    40 high, RGB), ``gray_16x16.png``, ``rgba_20x10.png``,
+    ``corrupt.jpg`` (the JPEG cut to half) and ``not_an_image.txt``.
+
+How to run it (from the repository root)::
+
+    python3 -m venv .venv-tf
+    .venv-tf/bin/pip install tensorflow-cpu==2.21.0
+    .venv-tf/bin/python tools/make_fixtures.py
+
+The script deletes ``tests/fixtures/`` and rebuilds it.  It is deterministic:
+fixed seeds for every random value, and it re-executes itself with
+``PYTHONHASHSEED=0`` and ``TF_CPP_MIN_LOG_LEVEL=2`` so that Python set order
+(``saved_model_cli`` prints the op list as a Python set) and logging are stable.
+``saved_model_cli`` is run from the repository root with a relative ``--dir``
+so that no absolute path of the generating machine ends up in recorded text;
+paths inside recorded stderr (Python tracebacks) are replaced by placeholders
+(``<venv>``, ``<python>``), and the script fails if any absolute path of the
+machine is left in a written text file.
+"""
+
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES_REL = Path("tests/fixtures")
+MODELS_REL = FIXTURES_REL / "models"
+CLI_REL = FIXTURES_REL / "cli"
+OUTPUTS_REL = FIXTURES_REL / "outputs"
+IMAGES_REL = FIXTURES_REL / "images"
+
+# Environment every TensorFlow process of this script runs with.
+FIXED_ENV = {"PYTHONHASHSEED": "0", "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def _reexec_with_fixed_env():
+    """Restart this script with FIXED_ENV if it is not already in effect."""
+    if all(os.environ.get(k) == v for k, v in FIXED_ENV.items()):
+        return
+    env = dict(os.environ)
+    env.update(FIXED_ENV)
+    os.execve(sys.executable, [sys.executable, os.path.abspath(__file__)] + sys.argv[1:], env)
+
+
+_reexec_with_fixed_env()
+os.chdir(REPO)  # every path below is relative to the repository root
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from tensorflow.core.framework import types_pb2  # noqa: E402
+from tensorflow.core.protobuf import saved_model_pb2  # noqa: E402
+
+SEED = 20181001
+tf.random.set_seed(SEED)
+np.random.seed(SEED)
+
+
+def log(msg):
+    print(f"[make_fixtures] {msg}", flush=True)
+
+
+# --------------------------------------------------------------------------
+# Models
+# --------------------------------------------------------------------------
+
+def spec(shape, dtype, name):
+    return tf.TensorSpec(shape=shape, dtype=dtype, name=name)
+
+
+class DtypesModel(tf.Module):
+    """One signature per dtype and a multi-input/multi-output default."""
+
+    def __init__(self):
+        super().__init__()
+        self.f32_scale = tf.Variable(2.0, dtype=tf.float32, name="f32_scale")
+        self.f64_scale = tf.Variable(2.0, dtype=tf.float64, name="f64_scale")
+        self.i32_offset = tf.Variable(1, dtype=tf.int32, name="i32_offset")
+        self.i64_offset = tf.Variable(1, dtype=tf.int64, name="i64_offset")
+        self.suffix = tf.Variable("!", dtype=tf.string, name="suffix")
+
+    @tf.function(input_signature=[spec([None], tf.float32, "x")])
+    def float32(self, x):
+        return {"y": x * self.f32_scale}
+
+    @tf.function(input_signature=[spec([None], tf.float64, "x")])
+    def float64(self, x):
+        return {"y": x * self.f64_scale}
+
+    @tf.function(input_signature=[spec([None], tf.int32, "x")])
+    def int32(self, x):
+        return {"y": x + self.i32_offset}
+
+    @tf.function(input_signature=[spec([None], tf.int64, "x")])
+    def int64(self, x):
+        return {"y": x + self.i64_offset}
+
+    @tf.function(input_signature=[spec([None], tf.uint8, "x")])
+    def uint8(self, x):
+        # uint8 arithmetic wraps: 255 + 1 == 0.
+        return {"y": x + tf.constant(1, dtype=tf.uint8)}
+
+    @tf.function(input_signature=[spec([None], tf.bool, "x")])
+    def bool(self, x):
+        return {"y": tf.logical_not(x)}
+
+    @tf.function(input_signature=[spec([None], tf.string, "x")])
+    def string(self, x):
+        return {"y": tf.strings.join([x, self.suffix]),
+                "length": tf.strings.length(x)}
+
+    @tf.function(input_signature=[
+        spec([None], tf.float32, "a"),
+        spec([None], tf.int64, "b"),
+        spec([None], tf.string, "text"),
+        spec([None], tf.bool, "mask"),
+    ])
+    def multi(self, a, b, text, mask):
+        total = tf.cast(a, tf.float64) + tf.cast(b, tf.float64)
+        return {
+            "sum": total,
+            "masked": tf.where(mask, a, tf.zeros_like(a)),
+            "count": tf.math.count_nonzero(mask, dtype=tf.int64),
+            "joined": tf.strings.reduce_join(text, separator=","),
+            "small": tf.cast(tf.clip_by_value(b, 0, 255), tf.uint8),
+        }
+
+
+class ShapesModel(tf.Module):
+    """Scalar, partially known, fully known and unknown-rank shapes."""
+
+    def __init__(self):
+        super().__init__()
+        rng = np.random.default_rng(SEED + 1)
+        self.proj = tf.Variable(rng.normal(size=(3, 2)).astype(np.float32), name="proj")
+        self.bias = tf.Variable(1.0, dtype=tf.float32, name="bias")
+
+    @tf.function(input_signature=[spec([], tf.float32, "x")])
+    def scalar(self, x):
+        return {"y": x * x + self.bias}
+
+    @tf.function(input_signature=[spec([None, 3], tf.float32, "x")])
+    def partial(self, x):
+        return {"row_sum": tf.reduce_sum(x, axis=1),
+                "projected": tf.matmul(x, self.proj)}
+
+    @tf.function(input_signature=[spec([2, 2], tf.float32, "m"),
+                                  spec([3], tf.int32, "v")])
+    def fixed(self, m, v):
+        return {"transposed": tf.transpose(m),
+                "trace": tf.linalg.trace(m),
+                "v_sum": tf.reduce_sum(v)}
+
+    @tf.function(input_signature=[spec(None, tf.float32, "x")])
+    def unknown_rank(self, x):
+        return {"y": x + self.bias, "rank": tf.rank(x)}
+
+    @tf.function(input_signature=[spec([None, None, 4], tf.int64, "x")])
+    def partial_3d(self, x):
+        return {"last_sum": tf.reduce_sum(x, axis=-1)}
+
+
+SEEDLIKE_SIZE = 32
+SEEDLIKE_CLASSES = 1001
+
+
+class SeedlikeModel(tf.Module):
+    """A tiny stand-in for the seed post's ResNet (JPEG/PNG bytes in)."""
+
+    def __init__(self, labels_path):
+        super().__init__()
+        rng = np.random.default_rng(1538687457)
+        self.conv_kernel = tf.Variable(
+            rng.normal(0.0, 0.5, size=(3, 3, 3, 8)).astype(np.float32), name="conv_kernel")
+        self.conv_bias = tf.Variable(
+            rng.normal(0.0, 0.1, size=(8,)).astype(np.float32), name="conv_bias")
+        self.dense_kernel = tf.Variable(
+            rng.normal(0.0, 1.0, size=(32, SEEDLIKE_CLASSES)).astype(np.float32),
+            name="dense_kernel")
+        self.dense_bias = tf.Variable(
+            rng.normal(0.0, 0.1, size=(SEEDLIKE_CLASSES,)).astype(np.float32),
+            name="dense_bias")
+        self.labels = tf.saved_model.Asset(labels_path)
+
+    @tf.function(input_signature=[spec([None], tf.string, "image_bytes")])
+    def serve(self, image_bytes):
+        def decode(one):
+            img = tf.io.decode_image(one, channels=3, expand_animations=False)
+            img = tf.image.resize(img, [SEEDLIKE_SIZE, SEEDLIKE_SIZE])
+            return img / 127.5 - 1.0  # scale to [-1, 1]
+
+        # map_fn with an explicit output signature also handles an empty batch.
+        images = tf.map_fn(
+            decode, image_bytes,
+            fn_output_signature=tf.TensorSpec([SEEDLIKE_SIZE, SEEDLIKE_SIZE, 3], tf.float32))
+        x = tf.nn.conv2d(images, self.conv_kernel, strides=1, padding="SAME")
+        x = tf.nn.relu(x + self.conv_bias)
+        x = tf.nn.max_pool2d(x, ksize=4, strides=4, padding="VALID")   # 8x8x8
+        x = tf.nn.avg_pool2d(x, ksize=4, strides=4, padding="VALID")   # 2x2x8
+        x = tf.reshape(x, [-1, 32])
+        logits = tf.matmul(x, self.dense_kernel) + self.dense_bias
+        classes = tf.argmax(logits, axis=1, name="ArgMax")
+        probabilities = tf.nn.softmax(logits, name="softmax_tensor")
+        return {"classes": classes, "probabilities": probabilities}
+
+
+class LinearModel(tf.Module):
+    """y = x * w + b, used for two_versions and as the base of broken models."""
+
+    def __init__(self, w, b):
+        super().__init__()
+        self.w = tf.Variable(w, dtype=tf.float32, name="w")
+        self.b = tf.Variable(b, dtype=tf.float32, name="b")
+
+    @tf.function(input_signature=[spec([None], tf.float32, "x")])
+    def serve(self, x):
+        return {"y": x * self.w + self.b}
+
+
+def save_dtypes(path):
+    m = DtypesModel()
+    sigs = {
+        "serving_default": m.multi,
+        "float32": m.float32, "float64": m.float64, "int32": m.int32,
+        "int64": m.int64, "uint8": m.uint8, "bool": m.bool, "string": m.string,
+    }
+    tf.saved_model.save(m, str(path), signatures=sigs)
+
+
+def save_shapes(path):
+    m = ShapesModel()
+    sigs = {
+        "serving_default": m.partial,
+        "scalar": m.scalar, "partial": m.partial, "fixed": m.fixed,
+        "unknown_rank": m.unknown_rank, "partial_3d": m.partial_3d,
+    }
+    tf.saved_model.save(m, str(path), signatures=sigs)
+
+
+def save_keras(path):
+    import keras
+    keras.utils.set_random_seed(SEED)
+    inputs = keras.Input(shape=(4,), name="features")
+    hidden = keras.layers.Dense(8, activation="relu", name="hidden")(inputs)
+    scores = keras.layers.Dense(3, activation="softmax", name="scores")(hidden)
+    model = keras.Model(inputs, scores, name="tiny_dense")
+    model.export(str(path), verbose=False)
+
+
+def save_seedlike(path, workdir):
+    labels = workdir / "labels.txt"
+    lines = ["background"] + [f"class_{i}" for i in range(1, SEEDLIKE_CLASSES)]
+    labels.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    m = SeedlikeModel(str(labels))
+    sigs = {"serving_default": m.serve, "predict": m.serve}
+    tf.saved_model.save(m, str(path), signatures=sigs)
+
+
+def save_linear(path, w, b):
+    m = LinearModel(w, b)
+    tf.saved_model.save(m, str(path), signatures={"serving_default": m.serve})
+
+
+def make_broken(base):
+    """Broken model directories derived from the valid model `base`."""
+    broken = MODELS_REL / "broken"
+    pb = (base / "saved_model.pb").read_bytes()
+
+    d = broken / "truncated"
+    shutil.copytree(base, d)
+    (d / "saved_model.pb").write_bytes(pb[: len(pb) // 2])
+
+    d = broken / "garbage"
+    d.mkdir(parents=True)
+    rng = np.random.default_rng(SEED + 2)
+    (d / "saved_model.pb").write_bytes(rng.integers(0, 256, size=1024, dtype=np.uint8).tobytes())
+
+    d = broken / "empty_pb"
+    d.mkdir(parents=True)
+    (d / "saved_model.pb").write_bytes(b"")
+
+    d = broken / "no_variables"
+    shutil.copytree(base, d)
+    shutil.rmtree(d / "variables")
+
+    d = broken / "not_a_model"
+    d.mkdir(parents=True)
+    (d / "README.txt").write_text(
+        "This folder is deliberately not a SavedModel (no saved_model.pb).\n",
+        encoding="utf-8")
+
+
+# --------------------------------------------------------------------------
+# Images
+# --------------------------------------------------------------------------
+
+def make_images():
+    IMAGES_REL.mkdir(parents=True)
+    h, w = 40, 48
+    yy, xx = np.mgrid[0:h, 0:w]
+    rgb = np.stack([
+        xx * 255 // (w - 1),
+        yy * 255 // (h - 1),
+        (xx + yy) * 255 // (w + h - 2),
+    ], axis=-1).astype(np.uint8)
+    jpeg = tf.io.encode_jpeg(rgb, quality=90).numpy()
+    png = tf.io.encode_png(rgb).numpy()
+    (IMAGES_REL / "gradient_48x40.jpg").write_bytes(jpeg)
+    (IMAGES_REL / "gradient_48x40.png").write_bytes(png)
+
+    gray = (np.add.outer(np.arange(16), np.arange(16)) * 8).astype(np.uint8)[..., None]
+    (IMAGES_REL / "gray_16x16.png").write_bytes(tf.io.encode_png(gray).numpy())
+
+    yy, xx = np.mgrid[0:10, 0:20]
+    rgba = np.stack([xx * 12, yy * 25, np.full_like(xx, 128), (xx + yy) * 8],
+                    axis=-1).astype(np.uint8)
+    rgba_png = tf.io.encode_png(rgba).numpy()
+    (IMAGES_REL / "rgba_20x10.png").write_bytes(rgba_png)
+    gray_png = (IMAGES_REL / "gray_16x16.png").read_bytes()
+
+    (IMAGES_REL / "corrupt.jpg").write_bytes(jpeg[: len(jpeg) // 2])
+    (IMAGES_REL / "not_an_image.txt").write_text(
+        "This is plain text, not an image.\n", encoding="utf-8")
+    return {"jpeg": jpeg, "png": png, "gray_png": gray_png, "rgba_png": rgba_png}
+
+
+# --------------------------------------------------------------------------
+# Python TF outputs
+# --------------------------------------------------------------------------
+
+def dtype_name(dtype):
+    return types_pb2.DataType.Name(tf.as_dtype(dtype).as_datatype_enum)
+
+
+def tensor_json(t):
+    arr = np.asarray(t.numpy() if hasattr(t, "numpy") else t)
+    flat = arr.reshape(-1).tolist() if arr.ndim else [arr.item()]
+    dt = tf.as_dtype(t.dtype)
+    if dt == tf.string:
+        values = [{"b64": base64.b64encode(v).decode("ascii")} for v in flat]
+    elif dt.is_floating:
+        values = [float(v) for v in flat]
+    elif dt == tf.bool:
+        values = [bool(v) for v in flat]
+    else:
+        values = [int(v) for v in flat]
+    return {"dtype": dtype_name(dt), "shape": list(arr.shape), "values": values}
+
+
+def run_case(fn, inputs):
+    tensors = {k: tf.constant(v[0], dtype=v[1]) for k, v in inputs.items()}
+    outputs = fn(**tensors)
+    return {
+        "inputs": {k: tensor_json(t) for k, t in sorted(tensors.items())},
+        "outputs": {k: tensor_json(t) for k, t in sorted(outputs.items())},
+    }
+
+
+def record_outputs(name, model_dir, cases):
+    """cases: {signature: [(case_name, {input: (value, dtype)}), ...]}"""
+    loaded = tf.saved_model.load(str(model_dir))
+    sig_keys = sorted(loaded.signatures.keys())
+    missing = set(sig_keys) ^ set(cases)
+    if missing:
+        raise SystemExit(f"{name}: cases do not match signatures: {sorted(missing)}")
+    result = {}
+    for key in sig_keys:
+        fn = loaded.signatures[key]
+        first, *rest = cases[key]
+        entry = run_case(fn, first[1])
+        if rest:
+            entry["extra_cases"] = [dict(name=cname, **run_case(fn, inp)) for cname, inp in rest]
+        result[key] = entry
+    OUTPUTS_REL.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(result, indent=1, sort_keys=True, allow_nan=False) + "\n"
+    (OUTPUTS_REL / f"{name}.json").write_text(text, encoding="utf-8")
+
+
+def all_outputs(images):
+    f32, f64, i32, i64 = tf.float32, tf.float64, tf.int32, tf.int64
+    u8, bl, st = tf.uint8, tf.bool, tf.string
+    record_outputs("dtypes", MODELS_REL / "dtypes/1", {
+        "float32": [("basic", {"x": ([1.5, -2.25, 0.1, 3.4028234663852886e38 / 4], f32)})],
+        "float64": [("basic", {"x": ([1.5, -2.25, 0.1, 1e300], f64)})],
+        "int32": [("basic", {"x": ([0, -1, 41, 2147483646], i32)})],
+        "int64": [("basic", {"x": ([0, -1, 41, 9007199254740993], i64)})],
+        "uint8": [("basic", {"x": ([0, 1, 254, 255], u8)})],
+        "bool": [("basic", {"x": ([True, False, True], bl)})],
+        "string": [("basic", {"x": ([b"hello", b"\xff\xfe\x00abc", b"",
+                                     "\u00e9t\u00e9".encode("utf-8")], st)})],
+        "serving_default": [("basic", {
+            "a": ([1.0, 2.5, -3.0], f32),
+            "b": ([10, -20, 300], i64),
+            "text": ([b"a", b"b\xff", b"c"], st),
+            "mask": ([True, False, True], bl),
+        })],
+    })
+    record_outputs("shapes", MODELS_REL / "shapes/1", {
+        "scalar": [("basic", {"x": (3.0, f32)})],
+        "partial": [("basic", {"x": ([[1.0, 2.0, 3.0], [-1.0, 0.5, 0.25]], f32)})],
+        "serving_default": [("basic", {"x": ([[1.0, 2.0, 3.0], [-1.0, 0.5, 0.25]], f32)}),
+                            ("empty_batch", {"x": (np.zeros((0, 3), np.float32), f32)})],
+        "fixed": [("basic", {"m": ([[1.0, 2.0], [3.0, 4.0]], f32), "v": ([1, 2, 3], i32)})],
+        "unknown_rank": [("rank2", {"x": ([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], f32)}),
+                         ("rank0", {"x": (7.0, f32)}),
+                         ("rank3", {"x": (np.arange(8, dtype=np.float32).reshape(2, 2, 2), f32)})],
+        "partial_3d": [("basic", {"x": (np.arange(24, dtype=np.int64).reshape(2, 3, 4), i64)})],
+    })
+    keras_cases = [("basic", {"features": ([[1.0, 2.0, 3.0, 4.0],
+                                            [-1.0, 0.0, 0.5, 2.0]], f32)})]
+    record_outputs("keras_export", MODELS_REL / "keras_export/1",
+                   {"serving_default": keras_cases, "serve": keras_cases})
+    seed_cases = [
+        ("jpeg_and_png", {"image_bytes": ([images["jpeg"], images["png"]], st)}),
+        ("single_jpeg", {"image_bytes": ([images["jpeg"]], st)}),
+        ("four_images", {"image_bytes": ([images["jpeg"], images["png"], images["gray_png"],
+                                          images["rgba_png"]], st)}),
+        ("empty_batch", {"image_bytes": (np.zeros((0,), dtype=object), st)}),
+    ]
+    record_outputs("seedlike", MODELS_REL / "seedlike/1538687457",
+                   {"serving_default": seed_cases, "predict": seed_cases})
+    for v in ("1", "2"):
+        record_outputs(f"two_versions_{v}", MODELS_REL / "two_versions" / v, {
+            "serving_default": [("basic", {"x": ([0.0, 1.0, 2.5, -4.0], f32)})],
+        })
+
+
+# --------------------------------------------------------------------------
+# saved_model_cli recordings
+# --------------------------------------------------------------------------
+
+def _path_replacements():
+    """(absolute prefix, placeholder) pairs, longest first."""
+    pairs = [
+        (str(REPO) + os.sep, ""),
+        (str(REPO), "."),
+        (sys.prefix, "<venv>"),
+        (os.path.realpath(sys.prefix), "<venv>"),
+        (sys.base_prefix, "<python>"),
+        (os.path.realpath(sys.base_prefix), "<python>"),
+        (tempfile.gettempdir(), "<tmp>"),
+    ]
+    seen, out = set(), []
+    for a, b in sorted(pairs, key=lambda p: -len(p[0])):
+        if a and a not in seen and a != os.sep:
+            seen.add(a)
+            out.append((a, b))
+    return out
+
+
+# TensorFlow's C++ logging prefix, e.g. "I0000 00:00:1795633293.731986    5006 port.cc:153] ":
+# severity, date, time, thread id.  Time and thread id change on every run.
+_GLOG_PREFIX = re.compile(r"^([IWEF])\d{4} \d\d:\d\d:\d+\.\d+ +\d+ ", re.MULTILINE)
+_ABSL_PREAMBLE = "WARNING: All log messages before absl::InitializeLog() is called"
+
+
+def sanitize(text):
+    for prefix, repl in _path_replacements():
+        text = text.replace(prefix, repl)
+    return text
+
+
+def normalize_stderr(text):
+    """Remove machine paths and the per-run time / thread id of log lines."""
+    return _GLOG_PREFIX.sub(r"\1<time> <tid> ", sanitize(text))
+
+
+def smcli_path():
+    return str(Path(sys.executable).parent / "saved_model_cli")
+
+
+def run_smcli(out_dir, view, args):
+    """Run `saved_model_cli show ARGS`, store stdout bytes and a metadata json."""
+    argv = ["saved_model_cli", "show"] + args
+    env = dict(os.environ)
+    env.update(FIXED_ENV)
+    proc = subprocess.run([smcli_path()] + argv[1:], cwd=REPO, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    stdout = proc.stdout
+    stderr = proc.stderr.decode("utf-8", errors="replace")
+    if sanitize(stdout.decode("utf-8", errors="replace")) != stdout.decode("utf-8", errors="replace"):
+        raise SystemExit(f"absolute path in stdout of {argv}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{view}.txt").write_bytes(stdout)
+    stderr = normalize_stderr(stderr)
+    # The message a user sees: the last stderr line that is not TF/absl logging
+    # (for a failure, the "ExceptionType: message" line of the traceback).
+    lines = [ln for ln in stderr.splitlines()
+             if ln.strip() and not _GLOG_PREFIX.match(ln) and not ln.startswith(_ABSL_PREAMBLE)]
+    meta = {
+        "argv": argv,
+        "cwd": "<repository root>",
+        "env": FIXED_ENV,
+        "exit_code": proc.returncode,
+        "stdout_file": f"{view}.txt",
+        "stderr": stderr,
+        "error_line": lines[-1] if lines else "",
+    }
+    (out_dir / f"{view}.json").write_text(
+        json.dumps(meta, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    log(f"  {view}: exit {proc.returncode}, {len(stdout)} bytes")
+    return proc.returncode
+
+
+def signature_keys(model_dir):
+    try:
+        sm = saved_model_pb2.SavedModel()
+        sm.ParseFromString((model_dir / "saved_model.pb").read_bytes())
+        for mg in sm.meta_graphs:
+            if list(mg.meta_info_def.tags) == ["serve"]:
+                return sorted(mg.signature_def.keys())
+    except Exception:  # noqa: BLE001 - broken fixtures are expected here
+        pass
+    return []
+
+
+def record_cli(rel_model, extra=False, list_ops=True):
+    model_dir = MODELS_REL / rel_model
+    out_dir = CLI_REL / rel_model
+    d = model_dir.as_posix()
+    log(f"saved_model_cli on {d}")
+    run_smcli(out_dir, "tagsets", ["--dir", d])
+    run_smcli(out_dir, "signatures", ["--dir", d, "--tag_set", "serve"])
+    keys = signature_keys(model_dir) or ["serving_default"]
+    for k in keys:
+        run_smcli(out_dir, f"sig_{k}", ["--dir", d, "--tag_set", "serve", "--signature_def", k])
+    run_smcli(out_dir, "all", ["--dir", d, "--all"])
+    if list_ops:
+        run_smcli(out_dir, "list_ops", ["--dir", d, "--tag_set", "serve", "--list_ops"])
+    if extra:
+        run_smcli(out_dir, "bad_tag_set", ["--dir", d, "--tag_set", "train"])
+        run_smcli(out_dir, "bad_signature",
+                  ["--dir", d, "--tag_set", "serve", "--signature_def", "no_such_signature"])
+
+
+def all_cli():
+    record_cli("dtypes/1", extra=True)
+    record_cli("shapes/1")
+    record_cli("keras_export/1")
+    record_cli("seedlike/1538687457")
+    record_cli("two_versions/1")
+    record_cli("two_versions/2")
+    for b in ("truncated", "garbage", "empty_pb", "no_variables", "not_a_model"):
+        record_cli(f"broken/{b}", list_ops=False)
+    empty = MODELS_REL / "broken" / "empty_dir"
+    empty.mkdir(parents=True)
+    try:
+        record_cli("broken/empty_dir", list_ops=False)
+    finally:
+        empty.rmdir()
+    record_cli("broken/nonexistent", list_ops=False)
+
+
+# --------------------------------------------------------------------------
+# Checks and main
+# --------------------------------------------------------------------------
+
+def check_no_machine_paths():
+    needles = {str(REPO), sys.prefix, os.path.realpath(sys.prefix),
+               sys.base_prefix, tempfile.gettempdir() + os.sep, os.path.expanduser("~") + os.sep}
+    needles = {n for n in needles if len(n) > 1}
+    for p in sorted(FIXTURES_REL.rglob("*")):
+        if not p.is_file():
+            continue
+        data = p.read_bytes()
+        for n in needles:
+            if n.encode() in data:
+                raise SystemExit(f"{p} contains a machine path ({n!r})")
+
+
+def main():
+    log(f"TensorFlow {tf.__version__}; rebuilding {FIXTURES_REL}/")
+    if FIXTURES_REL.exists():
+        shutil.rmtree(FIXTURES_REL)
+    MODELS_REL.mkdir(parents=True)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        log("models")
+        save_dtypes(MODELS_REL / "dtypes/1")
+        save_shapes(MODELS_REL / "shapes/1")
+        save_keras(MODELS_REL / "keras_export/1")
+        save_seedlike(MODELS_REL / "seedlike/1538687457", tmp)
+        save_linear(MODELS_REL / "two_versions/1", 2.0, 1.0)
+        save_linear(MODELS_REL / "two_versions/2", 3.0, -1.0)
+        make_broken(MODELS_REL / "two_versions/1")
+
+    log("images")
+    images = make_images()
+    log("python outputs")
+    all_outputs(images)
+    log("saved_model_cli")
+    all_cli()
+    check_no_machine_paths()
+    total = sum(p.stat().st_size for p in FIXTURES_REL.rglob("*") if p.is_file())
+    log(f"done: {total} bytes under {FIXTURES_REL}/")
+
+
+if __name__ == "__main__":
+    main()
