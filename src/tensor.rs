@@ -47,6 +47,7 @@ macro_rules! each_variant {
         }
     };
 }
+#[allow(unused_imports)]
 pub(crate) use each_variant;
 
 impl TensorData {
@@ -109,7 +110,11 @@ pub struct Tensor {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TensorError {
     #[error("shape {shape:?} holds {expected} elements but {actual} values were given")]
-    ElementCount { shape: Vec<u64>, expected: u64, actual: usize },
+    ElementCount {
+        shape: Vec<u64>,
+        expected: u64,
+        actual: usize,
+    },
     #[error("shape {shape:?} has more elements than fit in memory")]
     TooLarge { shape: Vec<u64> },
 }
@@ -117,9 +122,15 @@ pub enum TensorError {
 impl Tensor {
     /// A tensor whose value count matches its shape.
     pub fn new(shape: Vec<u64>, data: TensorData) -> Result<Tensor, TensorError> {
-        let expected = element_count(&shape).ok_or_else(|| TensorError::TooLarge { shape: shape.clone() })?;
+        let expected = element_count(&shape).ok_or_else(|| TensorError::TooLarge {
+            shape: shape.clone(),
+        })?;
         if expected != data.len() as u64 {
-            return Err(TensorError::ElementCount { shape, expected, actual: data.len() });
+            return Err(TensorError::ElementCount {
+                shape,
+                expected,
+                actual: data.len(),
+            });
         }
         Ok(Tensor { shape, data })
     }
@@ -144,7 +155,9 @@ impl Tensor {
 
 /// Product of the dims, or `None` on overflow.
 pub fn element_count(shape: &[u64]) -> Option<u64> {
-    shape.iter().try_fold(1u64, |count, &dim| count.checked_mul(dim))
+    shape
+        .iter()
+        .try_fold(1u64, |count, &dim| count.checked_mul(dim))
 }
 
 #[cfg(test)]
@@ -154,7 +167,10 @@ mod tests {
     #[test]
     fn new_checks_the_element_count() {
         let err = Tensor::new(vec![2, 3], TensorData::Float(vec![0.0; 5])).unwrap_err();
-        assert_eq!(err.to_string(), "shape [2, 3] holds 6 elements but 5 values were given");
+        assert_eq!(
+            err.to_string(),
+            "shape [2, 3] holds 6 elements but 5 values were given"
+        );
         let tensor = Tensor::new(vec![2, 0], TensorData::String(vec![])).unwrap();
         assert_eq!(tensor.dtype(), DType::STRING);
         assert_eq!(tensor.num_elements(), 0);

@@ -31,11 +31,16 @@ pub struct ShowArgs {
 pub fn run(args: &ShowArgs) -> anyhow::Result<ExitCode> {
     let location = model::locate(&args.dir)?;
     if location.base_path.is_some() {
-        eprintln!("note: showing version {} of base path {}", location.version.unwrap_or_default(), args.dir.display());
+        eprintln!(
+            "note: showing version {} of base path {}",
+            location.version.unwrap_or_default(),
+            args.dir.display()
+        );
     }
     let tree = model::open(&args.dir)?;
     let text = if args.json {
-        let mut json = serde_json::to_string_pretty(&tree).context("serialising the signature tree")?;
+        let mut json =
+            serde_json::to_string_pretty(&tree).context("serialising the signature tree")?;
         json.push('\n');
         json
     } else if args.all {
@@ -50,7 +55,11 @@ pub fn run(args: &ShowArgs) -> anyhow::Result<ExitCode> {
                 text + &show::tag_sets_text(&tree)
             }
             (Some(tag_set), signature_def) => {
-                let mut text = if args.list_ops { show::ops_text(&tree, tag_set)? } else { String::new() };
+                let mut text = if args.list_ops {
+                    show::ops_text(&tree, tag_set)?
+                } else {
+                    String::new()
+                };
                 text += &match signature_def {
                     None => show::signature_keys_text(&tree, tag_set)?,
                     Some(key) => show::signature_text(&tree, tag_set, key)?,

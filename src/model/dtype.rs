@@ -49,7 +49,10 @@ impl DType {
             return format!("{}_ref", DType(self.0 - REF_OFFSET).python_name());
         }
         let name = self.name();
-        let short = name.strip_prefix("DT_").unwrap_or(&name).to_ascii_lowercase();
+        let short = name
+            .strip_prefix("DT_")
+            .unwrap_or(&name)
+            .to_ascii_lowercase();
         match short.as_str() {
             "float" => "float32".into(),
             "double" => "float64".into(),

@@ -13,27 +13,27 @@ pub enum ModelError {
     )]
     NotASavedModel { dir: PathBuf },
 
-    #[error("{} does not exist", .path.display())]
+    #[error("SavedModel file does not exist at: {}: no such file or directory", .path.display())]
     NotFound { path: PathBuf },
 
     #[error("{} is a file; expected a SavedModel directory", .path.display())]
     NotADirectory { path: PathBuf },
 
-    #[error("cannot read {}: {source}", .path.display())]
+    #[error("cannot read {}: {reason}", .path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        // Named `reason`, not `source`: thiserror would chain a `source` field and
+        // `{err:#}` would print it twice.
+        reason: std::io::Error,
     },
 
     #[error(
-        "Cannot parse proto file {}: {source} (the file is truncated, corrupt or not a SavedModel)",
+        "Cannot parse proto file {}: {reason} (the file is truncated, corrupt or not a SavedModel)",
         .path.display()
     )]
     Corrupt {
         path: PathBuf,
-        #[source]
-        source: prost::DecodeError,
+        reason: prost::DecodeError,
     },
 
     #[error("{} is empty (0 bytes); expected a serialized SavedModel protobuf", .path.display())]
@@ -51,10 +51,16 @@ pub enum ModelError {
     #[error(
         "MetaGraphDef associated with tag-set {requested} could not be found in the SavedModel. Please use one of the following tag-sets: {available}"
     )]
-    TagSetNotFound { requested: String, available: String },
+    TagSetNotFound {
+        requested: String,
+        available: String,
+    },
 
     #[error("Could not find signature \"{requested}\". Please choose from: {available}")]
-    SignatureNotFound { requested: String, available: String },
+    SignatureNotFound {
+        requested: String,
+        available: String,
+    },
 
     #[error("variables index {}: {reason}", .path.display())]
     VariablesIndex { path: PathBuf, reason: String },
@@ -62,6 +68,9 @@ pub enum ModelError {
 
 impl ModelError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        ModelError::Io { path: path.into(), source }
+        ModelError::Io {
+            path: path.into(),
+            reason: source,
+        }
     }
 }

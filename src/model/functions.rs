@@ -42,8 +42,15 @@ pub enum PyValue {
     List(Vec<PyValue>),
     Tuple(Vec<PyValue>),
     Dict(Vec<(String, PyValue)>),
-    NamedTuple { name: String, fields: Vec<(String, PyValue)> },
-    TensorSpec { name: Option<String>, shape: Option<Vec<Option<i64>>>, dtype: DType },
+    NamedTuple {
+        name: String,
+        fields: Vec<(String, PyValue)>,
+    },
+    TensorSpec {
+        name: Option<String>,
+        shape: Option<Vec<Option<i64>>>,
+        dtype: DType,
+    },
     TensorShape(Option<Vec<Option<i64>>>),
     DType(DType),
     /// Anything else (type specs of composite tensors, numpy values): its class name.
@@ -77,9 +84,12 @@ impl PyValue {
             PyValue::List(items) => format!("[{}]", join_reprs(items)),
             PyValue::Tuple(items) if items.len() == 1 => format!("({},)", items[0].repr()),
             PyValue::Tuple(items) => format!("({})", join_reprs(items)),
-            PyValue::Dict(fields) => format!("{{{}}}", join_fields(fields, |key| python_str_repr(key), ": ")),
+            PyValue::Dict(fields) => format!("{{{}}}", join_fields(fields, python_str_repr, ": ")),
             PyValue::NamedTuple { name, fields } => {
-                format!("{name}({})", join_fields(fields, |key| key.to_string(), "="))
+                format!(
+                    "{name}({})",
+                    join_fields(fields, |key| key.to_string(), "=")
+                )
             }
             PyValue::TensorShape(dims) => format!("TensorShape({})", shape_list_repr(dims)),
             PyValue::DType(dtype) => format!("tf.{}", dtype.python_name()),
@@ -112,7 +122,9 @@ impl PyValue {
     /// Decodes a `StructuredValue` as TensorFlow's nested_structure_coder does.
     pub fn from_proto(value: &tfpb::StructuredValue) -> PyValue {
         use tfpb::structured_value::Kind;
-        let Some(kind) = &value.kind else { return PyValue::None };
+        let Some(kind) = &value.kind else {
+            return PyValue::None;
+        };
         match kind {
             Kind::NoneValue(_) => PyValue::None,
             Kind::Float64Value(number) => PyValue::Float(*number),
@@ -128,17 +140,31 @@ impl PyValue {
             } else {
                 spec.type_spec_class_name.clone()
             }),
-            Kind::ListValue(list) => PyValue::List(list.values.iter().map(PyValue::from_proto).collect()),
-            Kind::TupleValue(tuple) => PyValue::Tuple(tuple.values.iter().map(PyValue::from_proto).collect()),
+            Kind::ListValue(list) => {
+                PyValue::List(list.values.iter().map(PyValue::from_proto).collect())
+            }
+            Kind::TupleValue(tuple) => {
+                PyValue::Tuple(tuple.values.iter().map(PyValue::from_proto).collect())
+            }
             Kind::DictValue(dict) => PyValue::Dict(
-                dict.fields.iter().map(|(key, value)| (key.clone(), PyValue::from_proto(value))).collect(),
+                dict.fields
+                    .iter()
+                    .map(|(key, value)| (key.clone(), PyValue::from_proto(value)))
+                    .collect(),
             ),
             Kind::NamedTupleValue(named) => PyValue::NamedTuple {
                 name: named.name.clone(),
                 fields: named
                     .values
                     .iter()
-                    .map(|pair| (pair.key.clone(), pair.value.as_ref().map_or(PyValue::None, PyValue::from_proto)))
+                    .map(|pair| {
+                        (
+                            pair.key.clone(),
+                            pair.value
+                                .as_ref()
+                                .map_or(PyValue::None, PyValue::from_proto),
+                        )
+                    })
                     .collect(),
             },
             Kind::TensorValue(_) => PyValue::Opaque("EagerTensor".into()),
@@ -159,28 +185,56 @@ fn shape_dims(shape: &tfpb::TensorShapeProto) -> Option<Vec<Option<i64>>> {
     if shape.unknown_rank {
         return None;
     }
-    Some(shape.dim.iter().map(|dim| (dim.size >= 0).then_some(dim.size)).collect())
+    Some(
+        shape
+            .dim
+            .iter()
+            .map(|dim| (dim.size >= 0).then_some(dim.size))
+            .collect(),
+    )
 }
 
 /// `str(tf.TensorShape)`: `(None, 3)`, `(None,)`, `()` or `<unknown>`.
 fn shape_str(dims: &Option<Vec<Option<i64>>>) -> String {
-    let Some(dims) = dims else { return "<unknown>".into() };
-    let texts: Vec<String> = dims.iter().map(|dim| dim.map_or("None".into(), |size| size.to_string())).collect();
-    if texts.len() == 1 { format!("({},)", texts[0]) } else { format!("({})", texts.join(", ")) }
+    let Some(dims) = dims else {
+        return "<unknown>".into();
+    };
+    let texts: Vec<String> = dims
+        .iter()
+        .map(|dim| dim.map_or("None".into(), |size| size.to_string()))
+        .collect();
+    if texts.len() == 1 {
+        format!("({},)", texts[0])
+    } else {
+        format!("({})", texts.join(", "))
+    }
 }
 
 /// `repr(tf.TensorShape)`'s argument: `[None, 3]` or `None`.
 fn shape_list_repr(dims: &Option<Vec<Option<i64>>>) -> String {
-    let Some(dims) = dims else { return "None".into() };
-    let texts: Vec<String> = dims.iter().map(|dim| dim.map_or("None".into(), |size| size.to_string())).collect();
+    let Some(dims) = dims else {
+        return "None".into();
+    };
+    let texts: Vec<String> = dims
+        .iter()
+        .map(|dim| dim.map_or("None".into(), |size| size.to_string()))
+        .collect();
     format!("[{}]", texts.join(", "))
 }
 
 fn join_reprs(items: &[PyValue]) -> String {
-    items.iter().map(PyValue::repr).collect::<Vec<_>>().join(", ")
+    items
+        .iter()
+        .map(PyValue::repr)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-fn join_fields(fields: &[(String, PyValue)], key_text: impl Fn(&str) -> String, separator: &str) -> String {
+fn join_fields(
+    fields: &[(String, PyValue)],
+    key_text: impl Fn(&str) -> String,
+    separator: &str,
+) -> String {
     fields
         .iter()
         .map(|(key, value)| format!("{}{separator}{}", key_text(key), value.repr()))
@@ -195,7 +249,11 @@ pub fn python_float_repr(number: f64) -> String {
         return "nan".into();
     }
     if number.is_infinite() {
-        return if number > 0.0 { "inf".into() } else { "-inf".into() };
+        return if number > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
     }
     let magnitude = number.abs();
     if magnitude != 0.0 && !(1e-4..1e16).contains(&magnitude) {
@@ -207,14 +265,20 @@ pub fn python_float_repr(number: f64) -> String {
         return format!("{mantissa}e{sign}{:02}", exponent.abs());
     }
     let text = format!("{number:?}");
-    if text.contains('.') || text.contains('e') { text } else { format!("{text}.0") }
+    if text.contains('.') || text.contains('e') {
+        text
+    } else {
+        format!("{text}.0")
+    }
 }
 
 /// Functions reachable as direct attributes of the root object, sorted by attribute
 /// name; each function's concrete functions sorted by their library names.
 pub fn functions_from_object_graph(graph: &tfpb::SavedObjectGraph) -> Vec<FunctionInfo> {
     use tfpb::saved_object::Kind;
-    let Some(root) = graph.nodes.first() else { return Vec::new() };
+    let Some(root) = graph.nodes.first() else {
+        return Vec::new();
+    };
     let concrete = |name: &str| {
         let saved = graph.concrete_functions.get(name);
         let signature = saved
@@ -228,7 +292,11 @@ pub fn functions_from_object_graph(graph: &tfpb::SavedObjectGraph) -> Vec<Functi
             }
             _ => (Vec::new(), Vec::new()),
         };
-        ConcreteFunctionInfo { name: name.to_string(), args, kwargs }
+        ConcreteFunctionInfo {
+            name: name.to_string(),
+            args,
+            kwargs,
+        }
     };
     let mut functions: Vec<FunctionInfo> = root
         .children
@@ -236,12 +304,19 @@ pub fn functions_from_object_graph(graph: &tfpb::SavedObjectGraph) -> Vec<Functi
         .filter_map(|child| {
             let node = graph.nodes.get(usize::try_from(child.node_id).ok()?)?;
             let mut concrete_functions: Vec<ConcreteFunctionInfo> = match node.kind.as_ref()? {
-                Kind::Function(function) => function.concrete_functions.iter().map(|name| concrete(name)).collect(),
+                Kind::Function(function) => function
+                    .concrete_functions
+                    .iter()
+                    .map(|name| concrete(name))
+                    .collect(),
                 Kind::BareConcreteFunction(bare) => vec![concrete(&bare.concrete_function_name)],
                 _ => return None,
             };
             concrete_functions.sort_by(|a, b| a.name.cmp(&b.name));
-            Some(FunctionInfo { name: child.local_name.clone(), concrete_functions })
+            Some(FunctionInfo {
+                name: child.local_name.clone(),
+                concrete_functions,
+            })
         })
         .collect();
     functions.sort_by(|a, b| a.name.cmp(&b.name));
@@ -269,14 +344,42 @@ mod tests {
 
     #[test]
     fn tensor_spec_repr_matches_python() {
-        let spec = PyValue::TensorSpec { name: Some("x".into()), shape: Some(vec![None, Some(3)]), dtype: DType::FLOAT };
-        assert_eq!(spec.repr(), "TensorSpec(shape=(None, 3), dtype=tf.float32, name='x')");
-        let scalar = PyValue::TensorSpec { name: None, shape: Some(vec![]), dtype: DType::INT64 };
-        assert_eq!(scalar.repr(), "TensorSpec(shape=(), dtype=tf.int64, name=None)");
-        let vector = PyValue::TensorSpec { name: None, shape: Some(vec![None]), dtype: DType::STRING };
-        assert_eq!(vector.repr(), "TensorSpec(shape=(None,), dtype=tf.string, name=None)");
-        let unknown = PyValue::TensorSpec { name: None, shape: None, dtype: DType::BOOL };
-        assert_eq!(unknown.repr(), "TensorSpec(shape=<unknown>, dtype=tf.bool, name=None)");
+        let spec = PyValue::TensorSpec {
+            name: Some("x".into()),
+            shape: Some(vec![None, Some(3)]),
+            dtype: DType::FLOAT,
+        };
+        assert_eq!(
+            spec.repr(),
+            "TensorSpec(shape=(None, 3), dtype=tf.float32, name='x')"
+        );
+        let scalar = PyValue::TensorSpec {
+            name: None,
+            shape: Some(vec![]),
+            dtype: DType::INT64,
+        };
+        assert_eq!(
+            scalar.repr(),
+            "TensorSpec(shape=(), dtype=tf.int64, name=None)"
+        );
+        let vector = PyValue::TensorSpec {
+            name: None,
+            shape: Some(vec![None]),
+            dtype: DType::STRING,
+        };
+        assert_eq!(
+            vector.repr(),
+            "TensorSpec(shape=(None,), dtype=tf.string, name=None)"
+        );
+        let unknown = PyValue::TensorSpec {
+            name: None,
+            shape: None,
+            dtype: DType::BOOL,
+        };
+        assert_eq!(
+            unknown.repr(),
+            "TensorSpec(shape=<unknown>, dtype=tf.bool, name=None)"
+        );
     }
 
     #[test]

@@ -23,10 +23,10 @@ pub fn ops_used_by_graph(graph: &tfpb::GraphDef) -> Vec<String> {
         used: &mut BTreeSet<&'a str>,
         pending: &mut Vec<&'a tfpb::FunctionDef>,
     ) {
-        if !used.contains(op) {
-            if let Some(function) = functions.get(op) {
-                pending.push(function);
-            }
+        if !used.contains(op)
+            && let Some(function) = functions.get(op)
+        {
+            pending.push(function);
         }
         used.insert(op);
     }
@@ -65,7 +65,11 @@ pub fn ops_used_by_graph(graph: &tfpb::GraphDef) -> Vec<String> {
 /// Python's `repr` of a str, which saved_model_cli uses for tags and op names:
 /// single quotes unless the text holds a single quote and no double quote.
 pub fn python_str_repr(text: &str) -> String {
-    let quote = if text.contains('\'') && !text.contains('"') { '"' } else { '\'' };
+    let quote = if text.contains('\'') && !text.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = String::with_capacity(text.len() + 2);
     out.push(quote);
     for ch in text.chars() {
@@ -93,7 +97,10 @@ mod tests {
     use super::*;
 
     fn node(op: &str) -> tfpb::NodeDef {
-        tfpb::NodeDef { op: op.into(), ..Default::default() }
+        tfpb::NodeDef {
+            op: op.into(),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -114,18 +121,27 @@ mod tests {
             ..Default::default()
         };
         let inner = tfpb::FunctionDef {
-            signature: Some(tfpb::OpDef { name: "inner".into(), ..Default::default() }),
+            signature: Some(tfpb::OpDef {
+                name: "inner".into(),
+                ..Default::default()
+            }),
             node_def: vec![node("MatMul"), node("Relu")],
             ..Default::default()
         };
         let unused = tfpb::FunctionDef {
-            signature: Some(tfpb::OpDef { name: "unused".into(), ..Default::default() }),
+            signature: Some(tfpb::OpDef {
+                name: "unused".into(),
+                ..Default::default()
+            }),
             node_def: vec![node("Sigmoid")],
             ..Default::default()
         };
         let graph = tfpb::GraphDef {
             node: vec![node("Placeholder"), call],
-            library: Some(tfpb::FunctionDefLibrary { function: vec![inner, unused], ..Default::default() }),
+            library: Some(tfpb::FunctionDefLibrary {
+                function: vec![inner, unused],
+                ..Default::default()
+            }),
             ..Default::default()
         };
         assert_eq!(

@@ -5,7 +5,9 @@
 use super::error::ModelError;
 use super::functions::functions_from_object_graph;
 use super::ops::ops_used_by_graph;
-use super::tree::{AssetFile, FingerprintInfo, MetaGraphInfo, SavedModelInfo, signature_from_proto};
+use super::tree::{
+    AssetFile, FingerprintInfo, MetaGraphInfo, SavedModelInfo, signature_from_proto,
+};
 use super::variables::read_variables_dir;
 use crate::pb::tensorflow as tfpb;
 use prost::Message;
@@ -32,16 +34,24 @@ pub struct ModelLocation {
 /// Resolves a version directory or a base path (highest numeric version wins).
 pub fn locate(path: &Path) -> Result<ModelLocation, ModelError> {
     let metadata = std::fs::metadata(path).map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => ModelError::NotFound { path: path.to_path_buf() },
+        std::io::ErrorKind::NotFound => ModelError::NotFound {
+            path: path.to_path_buf(),
+        },
         _ => ModelError::io(path, source),
     })?;
     if metadata.is_file() {
-        if path.file_name().is_some_and(|name| name == SAVED_MODEL_PB) {
-            if let Some(parent) = path.parent() {
-                return locate(if parent.as_os_str().is_empty() { Path::new(".") } else { parent });
-            }
+        if path.file_name().is_some_and(|name| name == SAVED_MODEL_PB)
+            && let Some(parent) = path.parent()
+        {
+            return locate(if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            });
         }
-        return Err(ModelError::NotADirectory { path: path.to_path_buf() });
+        return Err(ModelError::NotADirectory {
+            path: path.to_path_buf(),
+        });
     }
     if has_saved_model(path) {
         return Ok(ModelLocation {
@@ -59,13 +69,16 @@ pub fn locate(path: &Path) -> Result<ModelLocation, ModelError> {
             versions,
             version: Some(latest),
         }),
-        None => Err(ModelError::NotASavedModel { dir: path.to_path_buf() }),
+        None => Err(ModelError::NotASavedModel {
+            dir: path.to_path_buf(),
+        }),
     }
 }
 
 /// The numeric version folders under a base path that hold a SavedModel, ascending.
 pub fn numeric_versions(base_path: &Path) -> Result<Vec<i64>, ModelError> {
-    let entries = std::fs::read_dir(base_path).map_err(|source| ModelError::io(base_path, source))?;
+    let entries =
+        std::fs::read_dir(base_path).map_err(|source| ModelError::io(base_path, source))?;
     let mut versions: Vec<i64> = entries
         .flatten()
         .filter_map(|entry| {
@@ -98,21 +111,28 @@ pub fn read_saved_model_proto(version_dir: &Path) -> Result<tfpb::SavedModel, Mo
         if pbtxt_path.is_file() {
             return Err(ModelError::TextFormatUnsupported { path: pbtxt_path });
         }
-        return Err(ModelError::NotASavedModel { dir: version_dir.to_path_buf() });
+        return Err(ModelError::NotASavedModel {
+            dir: version_dir.to_path_buf(),
+        });
     }
-    let size = std::fs::metadata(&pb_path).map_err(|source| ModelError::io(&pb_path, source))?.len();
+    let size = std::fs::metadata(&pb_path)
+        .map_err(|source| ModelError::io(&pb_path, source))?
+        .len();
     if size == 0 {
         return Err(ModelError::EmptyFile { path: pb_path });
     }
     if size > MAX_SAVED_MODEL_BYTES {
         return Err(ModelError::Io {
             path: pb_path,
-            source: std::io::Error::other("file is 2 GiB or larger, beyond what protobuf can hold"),
+            reason: std::io::Error::other("file is 2 GiB or larger, beyond what protobuf can hold"),
         });
     }
     let bytes = std::fs::read(&pb_path).map_err(|source| ModelError::io(&pb_path, source))?;
-    let saved_model = tfpb::SavedModel::decode(bytes.as_slice())
-        .map_err(|source| ModelError::Corrupt { path: pb_path.clone(), source })?;
+    let saved_model =
+        tfpb::SavedModel::decode(bytes.as_slice()).map_err(|reason| ModelError::Corrupt {
+            path: pb_path.clone(),
+            reason,
+        })?;
     if saved_model.meta_graphs.is_empty() {
         return Err(ModelError::NoMetaGraphs { path: pb_path });
     }
@@ -142,7 +162,10 @@ fn build_tree(location: ModelLocation, proto: &tfpb::SavedModel) -> SavedModelIn
         version: location.version,
         saved_model_schema_version: proto.saved_model_schema_version,
         meta_graphs,
-        has_object_graph: proto.meta_graphs.iter().any(|meta_graph| meta_graph.object_graph_def.is_some()),
+        has_object_graph: proto
+            .meta_graphs
+            .iter()
+            .any(|meta_graph| meta_graph.object_graph_def.is_some()),
         functions,
         assets: list_files(&dir.join("assets")),
         assets_extra: list_files(&dir.join("assets.extra")),
@@ -164,7 +187,11 @@ fn meta_graph_info(meta_graph: &tfpb::MetaGraphDef) -> MetaGraphInfo {
         tensorflow_version: meta_info.tensorflow_version,
         tensorflow_git_version: meta_info.tensorflow_git_version,
         signatures,
-        ops: meta_graph.graph_def.as_ref().map(ops_used_by_graph).unwrap_or_default(),
+        ops: meta_graph
+            .graph_def
+            .as_ref()
+            .map(ops_used_by_graph)
+            .unwrap_or_default(),
     }
 }
 
@@ -186,18 +213,27 @@ fn list_files(dir: &Path) -> Vec<AssetFile> {
     let mut files = Vec::new();
     let mut pending = vec![(dir.to_path_buf(), 0usize)];
     while let Some((current, depth)) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&current) else { continue };
+        let Ok(entries) = std::fs::read_dir(&current) else {
+            continue;
+        };
         for entry in entries.flatten() {
-            let Ok(file_type) = entry.file_type() else { continue };
+            let Ok(file_type) = entry.file_type() else {
+                continue;
+            };
             let path = entry.path();
             if file_type.is_dir() {
                 if depth + 1 < MAX_ASSET_DEPTH {
                     pending.push((path, depth + 1));
                 }
             } else if files.len() < MAX_ASSET_FILES {
-                let size_bytes = std::fs::metadata(&path).map(|metadata| metadata.len()).unwrap_or(0);
+                let size_bytes = std::fs::metadata(&path)
+                    .map(|metadata| metadata.len())
+                    .unwrap_or(0);
                 let relative = path.strip_prefix(dir).unwrap_or(&path);
-                files.push(AssetFile { relative_path: relative.to_string_lossy().into_owned(), size_bytes });
+                files.push(AssetFile {
+                    relative_path: relative.to_string_lossy().into_owned(),
+                    size_bytes,
+                });
             }
         }
     }

@@ -30,28 +30,43 @@ pub fn tag_sets_text(model: &SavedModelInfo) -> String {
 
 /// Finds the MetaGraph for a comma-separated tag-set, as saved_model_cli matches it
 /// (as a set; empty tags ignored).
-pub fn find_meta_graph<'a>(model: &'a SavedModelInfo, tag_set: &str) -> Result<&'a MetaGraphInfo, ModelError> {
+pub fn find_meta_graph<'a>(
+    model: &'a SavedModelInfo,
+    tag_set: &str,
+) -> Result<&'a MetaGraphInfo, ModelError> {
     let wanted: Vec<&str> = tag_set.split(',').filter(|tag| !tag.is_empty()).collect();
     model.meta_graph(&wanted).ok_or_else(|| {
-        let valid: Vec<String> =
-            model.meta_graphs.iter().map(|meta_graph| python_str_repr(&meta_graph.tags.join(","))).collect();
-        ModelError::TagSetNotFound { requested: tag_set.to_string(), available: format!("[{}]", valid.join(", ")) }
+        let valid: Vec<String> = model
+            .meta_graphs
+            .iter()
+            .map(|meta_graph| python_str_repr(&meta_graph.tags.join(",")))
+            .collect();
+        ModelError::TagSetNotFound {
+            requested: tag_set.to_string(),
+            available: format!("[{}]", valid.join(", ")),
+        }
     })
 }
 
 /// Finds a signature by key; the error lists the valid keys.
-pub fn find_signature<'a>(meta_graph: &'a MetaGraphInfo, key: &str) -> Result<&'a SignatureInfo, ModelError> {
-    meta_graph.signature(key).ok_or_else(|| ModelError::SignatureNotFound {
-        requested: key.to_string(),
-        available: meta_graph.signature_keys().join(", "),
-    })
+pub fn find_signature<'a>(
+    meta_graph: &'a MetaGraphInfo,
+    key: &str,
+) -> Result<&'a SignatureInfo, ModelError> {
+    meta_graph
+        .signature(key)
+        .ok_or_else(|| ModelError::SignatureNotFound {
+            requested: key.to_string(),
+            available: meta_graph.signature_keys().join(", "),
+        })
 }
 
 /// `show --dir D --tag_set T`: the signature keys.
 pub fn signature_keys_text(model: &SavedModelInfo, tag_set: &str) -> Result<String, ModelError> {
     let meta_graph = find_meta_graph(model, tag_set)?;
-    let mut out =
-        String::from("The given SavedModel MetaGraphDef contains SignatureDefs with the following keys:\n");
+    let mut out = String::from(
+        "The given SavedModel MetaGraphDef contains SignatureDefs with the following keys:\n",
+    );
     for signature in &meta_graph.signatures {
         writeln!(out, "SignatureDef key: \"{}\"", signature.key).expect("write to String");
     }
@@ -59,7 +74,11 @@ pub fn signature_keys_text(model: &SavedModelInfo, tag_set: &str) -> Result<Stri
 }
 
 /// `show --dir D --tag_set T --signature_def K`: one signature's inputs and outputs.
-pub fn signature_text(model: &SavedModelInfo, tag_set: &str, key: &str) -> Result<String, ModelError> {
+pub fn signature_text(
+    model: &SavedModelInfo,
+    tag_set: &str,
+    key: &str,
+) -> Result<String, ModelError> {
     let signature = find_signature(find_meta_graph(model, tag_set)?, key)?;
     let mut out = String::new();
     write_signature(&mut out, signature, 0);
@@ -111,11 +130,19 @@ fn write_signature(out: &mut String, signature: &SignatureInfo, indent: usize) {
         )
         .expect("write to String");
     };
-    writeln!(out, "{pad}The given SavedModel SignatureDef contains the following input(s):").expect("write");
+    writeln!(
+        out,
+        "{pad}The given SavedModel SignatureDef contains the following input(s):"
+    )
+    .expect("write");
     for tensor in &signature.inputs {
         write_tensor(out, "inputs", tensor);
     }
-    writeln!(out, "{pad}The given SavedModel SignatureDef contains the following output(s):").expect("write");
+    writeln!(
+        out,
+        "{pad}The given SavedModel SignatureDef contains the following output(s):"
+    )
+    .expect("write");
     for tensor in &signature.outputs {
         write_tensor(out, "outputs", tensor);
     }
@@ -123,15 +150,27 @@ fn write_signature(out: &mut String, signature: &SignatureInfo, indent: usize) {
 }
 
 fn write_ops(out: &mut String, meta_graph: &MetaGraphInfo) {
-    let tags: Vec<String> = meta_graph.tags.iter().map(|tag| python_str_repr(tag)).collect();
+    let tags: Vec<String> = meta_graph
+        .tags
+        .iter()
+        .map(|tag| python_str_repr(tag))
+        .collect();
     let ops = if meta_graph.ops.is_empty() {
         "set()".to_string()
     } else {
-        let reprs: Vec<String> = meta_graph.ops.iter().map(|op| python_str_repr(op)).collect();
+        let reprs: Vec<String> = meta_graph
+            .ops
+            .iter()
+            .map(|op| python_str_repr(op))
+            .collect();
         format!("{{{}}}", reprs.join(", "))
     };
-    writeln!(out, "The MetaGraph with tag set [{}] contains the following ops: {ops}", tags.join(", "))
-        .expect("write to String");
+    writeln!(
+        out,
+        "The MetaGraph with tag set [{}] contains the following ops: {ops}",
+        tags.join(", ")
+    )
+    .expect("write to String");
 }
 
 fn write_functions(out: &mut String, model: &SavedModelInfo) {
@@ -140,12 +179,17 @@ fn write_functions(out: &mut String, model: &SavedModelInfo) {
         write!(out, "\n  Function Name: '{}'\n", function.name).expect("write to String");
         for (index, concrete) in function.concrete_functions.iter().enumerate() {
             if !concrete.args.is_empty() {
-                write!(out, "    Option #{}\n      Callable with:\n", index + 1).expect("write to String");
+                write!(out, "    Option #{}\n      Callable with:\n", index + 1)
+                    .expect("write to String");
                 write_args(out, concrete.args.iter(), "Argument");
             }
             if !concrete.kwargs.is_empty() {
                 // Iterating a dict yields its keys, so saved_model_cli prints just those.
-                let keys: Vec<PyValue> = concrete.kwargs.iter().map(|(key, _)| PyValue::Str(key.clone())).collect();
+                let keys: Vec<PyValue> = concrete
+                    .kwargs
+                    .iter()
+                    .map(|(key, _)| PyValue::Str(key.clone()))
+                    .collect();
                 write_args(out, keys.iter(), "Named Argument");
             }
         }
@@ -154,7 +198,11 @@ fn write_functions(out: &mut String, model: &SavedModelInfo) {
 
 /// saved_model_cli's `_print_args` at indent 4, including its `\b\b` quirk that
 /// erases the last ", " on a terminal.
-fn write_args<'a>(out: &mut String, arguments: impl Iterator<Item = &'a PyValue>, argument_type: &str) {
+fn write_args<'a>(
+    out: &mut String,
+    arguments: impl Iterator<Item = &'a PyValue>,
+    argument_type: &str,
+) {
     const PAD: &str = "        ";
     let quoted = |value: &PyValue| match value {
         PyValue::Str(text) => format!("'{text}'"),
@@ -165,17 +213,32 @@ fn write_args<'a>(out: &mut String, arguments: impl Iterator<Item = &'a PyValue>
         match element {
             PyValue::Str(text) => writeln!(out, "{PAD}  {text}"),
             PyValue::TensorSpec { name, .. } => {
-                writeln!(out, "{PAD}  {}: {}", name.as_deref().unwrap_or("None"), element.repr())
+                writeln!(
+                    out,
+                    "{PAD}  {}: {}",
+                    name.as_deref().unwrap_or("None"),
+                    element.repr()
+                )
             }
             PyValue::List(items) | PyValue::Tuple(items) => {
-                write!(out, "{PAD}  DType: {}\n{PAD}  Value: [", element.type_name()).expect("write");
+                write!(
+                    out,
+                    "{PAD}  DType: {}\n{PAD}  Value: [",
+                    element.type_name()
+                )
+                .expect("write");
                 for item in items {
                     write!(out, "{}, ", quoted(item)).expect("write to String");
                 }
                 writeln!(out, "\u{8}\u{8}]")
             }
             PyValue::NamedTuple { fields, .. } => {
-                write!(out, "{PAD}  DType: {}\n{PAD}  Value: [", element.type_name()).expect("write");
+                write!(
+                    out,
+                    "{PAD}  DType: {}\n{PAD}  Value: [",
+                    element.type_name()
+                )
+                .expect("write");
                 for (_, item) in fields {
                     write!(out, "{}, ", quoted(item)).expect("write to String");
                 }
@@ -188,7 +251,12 @@ fn write_args<'a>(out: &mut String, arguments: impl Iterator<Item = &'a PyValue>
                 }
                 writeln!(out, "\u{8}\u{8}}}")
             }
-            other => writeln!(out, "{PAD}  DType: {}\n{PAD}  Value: {}", other.type_name(), other.str()),
+            other => writeln!(
+                out,
+                "{PAD}  DType: {}\n{PAD}  Value: {}",
+                other.type_name(),
+                other.str()
+            ),
         }
         .expect("write to String");
     }

@@ -36,7 +36,8 @@ pub struct SavedModelInfo {
 impl SavedModelInfo {
     /// The MetaGraph that serving uses: the one tagged exactly `serve`, else the first.
     pub fn serving_meta_graph(&self) -> Option<&MetaGraphInfo> {
-        self.meta_graph(&["serve"]).or_else(|| self.meta_graphs.first())
+        self.meta_graph(&["serve"])
+            .or_else(|| self.meta_graphs.first())
     }
 
     /// The MetaGraph whose tag set equals `tags` (order-insensitive).
@@ -66,11 +67,16 @@ pub struct MetaGraphInfo {
 
 impl MetaGraphInfo {
     pub fn signature(&self, key: &str) -> Option<&SignatureInfo> {
-        self.signatures.iter().find(|signature| signature.key == key)
+        self.signatures
+            .iter()
+            .find(|signature| signature.key == key)
     }
 
     pub fn signature_keys(&self) -> Vec<&str> {
-        self.signatures.iter().map(|signature| signature.key.as_str()).collect()
+        self.signatures
+            .iter()
+            .map(|signature| signature.key.as_str())
+            .collect()
     }
 }
 
@@ -106,23 +112,26 @@ pub struct TensorInfoView {
     pub name: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Shape {
+    #[default]
     UnknownRank,
     /// Known rank; a dimension of -1 is unknown. Empty means a scalar.
     Dims(Vec<Dim>),
 }
 
-impl Default for Shape {
-    fn default() -> Self {
-        Shape::UnknownRank
-    }
-}
-
 impl Shape {
     pub fn from_sizes(sizes: &[i64]) -> Shape {
-        Shape::Dims(sizes.iter().map(|&size| Dim { size, name: String::new() }).collect())
+        Shape::Dims(
+            sizes
+                .iter()
+                .map(|&size| Dim {
+                    size,
+                    name: String::new(),
+                })
+                .collect(),
+        )
     }
 
     pub fn rank(&self) -> Option<usize> {
@@ -157,18 +166,31 @@ impl Shape {
             None => Shape::Dims(Vec::new()),
             Some(shape) if shape.unknown_rank => Shape::UnknownRank,
             Some(shape) => Shape::Dims(
-                shape.dim.iter().map(|dim| Dim { size: dim.size, name: dim.name.clone() }).collect(),
+                shape
+                    .dim
+                    .iter()
+                    .map(|dim| Dim {
+                        size: dim.size,
+                        name: dim.name.clone(),
+                    })
+                    .collect(),
             ),
         }
     }
 
     pub fn to_proto(&self) -> tfpb::TensorShapeProto {
         match self {
-            Shape::UnknownRank => tfpb::TensorShapeProto { dim: Vec::new(), unknown_rank: true },
+            Shape::UnknownRank => tfpb::TensorShapeProto {
+                dim: Vec::new(),
+                unknown_rank: true,
+            },
             Shape::Dims(dims) => tfpb::TensorShapeProto {
                 dim: dims
                     .iter()
-                    .map(|dim| tfpb::tensor_shape_proto::Dim { size: dim.size, name: dim.name.clone() })
+                    .map(|dim| tfpb::tensor_shape_proto::Dim {
+                        size: dim.size,
+                        name: dim.name.clone(),
+                    })
                     .collect(),
                 unknown_rank: false,
             },

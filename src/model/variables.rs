@@ -43,16 +43,19 @@ pub fn read_variables_dir(version_dir: &Path) -> VariablesInfo {
     let dir = version_dir.join("variables");
     let mut info = VariablesInfo::default();
     let Ok(entries) = std::fs::read_dir(&dir) else {
-        info.error = Some(format!("{} is missing; the model has no saved variables", dir.display()));
+        info.error = Some(format!(
+            "{} is missing; the model has no saved variables",
+            dir.display()
+        ));
         return info;
     };
     let mut shard_files = Vec::new();
     for entry in entries.flatten() {
-        if let Ok(metadata) = entry.metadata() {
-            if metadata.is_file() {
-                info.total_bytes += metadata.len();
-                shard_files.push(entry.file_name().to_string_lossy().into_owned());
-            }
+        if let Ok(metadata) = entry.metadata()
+            && metadata.is_file()
+        {
+            info.total_bytes += metadata.len();
+            shard_files.push(entry.file_name().to_string_lossy().into_owned());
         }
     }
     shard_files.sort();
@@ -72,7 +75,10 @@ pub fn read_variables_dir(version_dir: &Path) -> VariablesInfo {
 /// Parses a TensorBundle index file into its variable entries (header key skipped).
 pub fn read_variables_index(path: &Path) -> Result<Vec<VariableInfo>, ModelError> {
     let bytes = std::fs::read(path).map_err(|source| ModelError::io(path, source))?;
-    let fail = |reason: String| ModelError::VariablesIndex { path: path.to_path_buf(), reason };
+    let fail = |reason: String| ModelError::VariablesIndex {
+        path: path.to_path_buf(),
+        reason,
+    };
     let entries = read_table(&bytes).map_err(fail)?;
     let mut variables = Vec::new();
     for (key, value) in entries {
@@ -84,7 +90,10 @@ pub fn read_variables_index(path: &Path) -> Result<Vec<VariableInfo>, ModelError
         variables.push(VariableInfo {
             name: String::from_utf8_lossy(&key).into_owned(),
             dtype: DType(entry.dtype),
-            shape: entry.shape.map(|shape| shape.dim.iter().map(|dim| dim.size).collect()).unwrap_or_default(),
+            shape: entry
+                .shape
+                .map(|shape| shape.dim.iter().map(|dim| dim.size).collect())
+                .unwrap_or_default(),
             size_bytes: entry.size as u64,
             shard_id: entry.shard_id,
         });
@@ -97,12 +106,17 @@ type Entry = (Vec<u8>, Vec<u8>);
 /// Reads every key/value of an uncompressed LevelDB table held in memory.
 fn read_table(bytes: &[u8]) -> Result<Vec<Entry>, String> {
     if bytes.len() < FOOTER_LEN {
-        return Err(format!("file is {} bytes, shorter than a table footer ({FOOTER_LEN})", bytes.len()));
+        return Err(format!(
+            "file is {} bytes, shorter than a table footer ({FOOTER_LEN})",
+            bytes.len()
+        ));
     }
     let footer = &bytes[bytes.len() - FOOTER_LEN..];
     let magic = u64::from_le_bytes(footer[40..48].try_into().expect("8 bytes"));
     if magic != TABLE_MAGIC {
-        return Err(format!("bad table magic {magic:#018x}; expected {TABLE_MAGIC:#018x}"));
+        return Err(format!(
+            "bad table magic {magic:#018x}; expected {TABLE_MAGIC:#018x}"
+        ));
     }
     let mut cursor = &footer[..40];
     let _metaindex = read_handle(&mut cursor)?;
@@ -136,13 +150,20 @@ fn read_varint(cursor: &mut &[u8]) -> Result<u64, String> {
 /// The contents of one block; checks the handle against the file before slicing.
 fn block(bytes: &[u8], (offset, size): (u64, u64)) -> Result<&[u8], String> {
     let end = offset.checked_add(size).ok_or("block handle overflows")?;
-    let trailer_end = end.checked_add(BLOCK_TRAILER_LEN as u64).ok_or("block handle overflows")?;
+    let trailer_end = end
+        .checked_add(BLOCK_TRAILER_LEN as u64)
+        .ok_or("block handle overflows")?;
     if trailer_end > bytes.len() as u64 {
-        return Err(format!("block at {offset}+{size} runs past the end of the file ({} bytes)", bytes.len()));
+        return Err(format!(
+            "block at {offset}+{size} runs past the end of the file ({} bytes)",
+            bytes.len()
+        ));
     }
     let compression = bytes[end as usize];
     if compression != 0 {
-        return Err(format!("block compression type {compression} is not supported (TensorFlow writes 0)"));
+        return Err(format!(
+            "block compression type {compression} is not supported (TensorFlow writes 0)"
+        ));
     }
     Ok(&bytes[offset as usize..end as usize])
 }
@@ -152,10 +173,17 @@ fn block_entries(block: &[u8]) -> Result<Vec<Entry>, String> {
     if block.len() < 4 {
         return Err("block shorter than its restart count".into());
     }
-    let restarts = u32::from_le_bytes(block[block.len() - 4..].try_into().expect("4 bytes")) as usize;
-    let restart_bytes = restarts.checked_mul(4).and_then(|n| n.checked_add(4)).ok_or("restart count overflows")?;
+    let restarts =
+        u32::from_le_bytes(block[block.len() - 4..].try_into().expect("4 bytes")) as usize;
+    let restart_bytes = restarts
+        .checked_mul(4)
+        .and_then(|n| n.checked_add(4))
+        .ok_or("restart count overflows")?;
     if restart_bytes > block.len() {
-        return Err(format!("block claims {restarts} restart points but has {} bytes", block.len()));
+        return Err(format!(
+            "block claims {restarts} restart points but has {} bytes",
+            block.len()
+        ));
     }
     let mut cursor = &block[..block.len() - restart_bytes];
     let mut entries: Vec<Entry> = Vec::new();
@@ -165,9 +193,14 @@ fn block_entries(block: &[u8]) -> Result<Vec<Entry>, String> {
         let unshared = read_varint(&mut cursor)? as usize;
         let value_len = read_varint(&mut cursor)? as usize;
         if shared > key.len() {
-            return Err(format!("entry shares {shared} key bytes but the previous key has {}", key.len()));
+            return Err(format!(
+                "entry shares {shared} key bytes but the previous key has {}",
+                key.len()
+            ));
         }
-        let needed = unshared.checked_add(value_len).ok_or("entry length overflows")?;
+        let needed = unshared
+            .checked_add(value_len)
+            .ok_or("entry length overflows")?;
         if needed > cursor.len() {
             return Err("entry runs past the end of its block".into());
         }

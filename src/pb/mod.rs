@@ -20,7 +20,6 @@
 //! `prost_types`. Conversions between these types and tfprobe's own live in
 //! this module's siblings, not in the generated code.
 
-
 /// Package `tensorflow`.
 #[allow(
     missing_docs,
@@ -151,11 +150,15 @@ mod tests {
             })
             .collect();
         assert!(
-            services.iter().any(|s| s == "tensorflow.serving.PredictionService"),
+            services
+                .iter()
+                .any(|s| s == "tensorflow.serving.PredictionService"),
             "{services:?}"
         );
         assert!(
-            services.iter().any(|s| s == "tensorflow.serving.ModelService"),
+            services
+                .iter()
+                .any(|s| s == "tensorflow.serving.ModelService"),
             "{services:?}"
         );
         assert!(

@@ -20,23 +20,50 @@ pub enum RuntimeError {
     #[error("TensorFlow could not load the SavedModel at {}: {message}", .path.display())]
     ModelLoad { path: PathBuf, message: String },
 
-    #[error("Serving signature name: \"{requested}\" not found in signature def; valid signatures: {available}")]
-    SignatureNotFound { requested: String, available: String },
+    #[error(
+        "Serving signature name: \"{requested}\" not found in signature def; valid signatures: {available}"
+    )]
+    SignatureNotFound {
+        requested: String,
+        available: String,
+    },
 
-    #[error("input '{input}' of signature '{signature}' is missing; the signature expects: {expected}")]
-    MissingInput { signature: String, input: String, expected: String },
+    #[error(
+        "input '{input}' of signature '{signature}' is missing; the signature expects: {expected}"
+    )]
+    MissingInput {
+        signature: String,
+        input: String,
+        expected: String,
+    },
 
     #[error("signature '{signature}' has no input '{input}'; it expects: {expected}")]
-    UnknownInput { signature: String, input: String, expected: String },
+    UnknownInput {
+        signature: String,
+        input: String,
+        expected: String,
+    },
 
     #[error("signature '{signature}' has no output '{output}'; its outputs are: {available}")]
-    UnknownOutput { signature: String, output: String, available: String },
+    UnknownOutput {
+        signature: String,
+        output: String,
+        available: String,
+    },
 
     #[error("input '{input}' expects dtype {expected} but got {actual}")]
-    DTypeMismatch { input: String, expected: String, actual: String },
+    DTypeMismatch {
+        input: String,
+        expected: String,
+        actual: String,
+    },
 
     #[error("input '{input}' expects shape {expected} but got {actual:?}")]
-    ShapeMismatch { input: String, expected: String, actual: Vec<u64> },
+    ShapeMismatch {
+        input: String,
+        expected: String,
+        actual: Vec<u64>,
+    },
 
     #[error("{message}")]
     InvalidArgument { message: String },
@@ -45,7 +72,9 @@ pub enum RuntimeError {
     #[error("{message}")]
     Run { code: Code, message: String },
 
-    #[error("the model's request queue is full ({capacity} waiting); retry later or raise the queue size")]
+    #[error(
+        "the model's request queue is full ({capacity} waiting); retry later or raise the queue size"
+    )]
     QueueFull { capacity: usize },
 
     #[error("the model worker is shutting down")]
@@ -73,7 +102,9 @@ impl RuntimeError {
             RuntimeError::QueueFull { .. } => Code::ResourceExhausted,
             RuntimeError::ShuttingDown => Code::Unavailable,
             RuntimeError::Timeout { .. } => Code::DeadlineExceeded,
-            RuntimeError::LibraryNotFound { .. } | RuntimeError::LibraryLoad { .. } => Code::FailedPrecondition,
+            RuntimeError::LibraryNotFound { .. } | RuntimeError::LibraryLoad { .. } => {
+                Code::FailedPrecondition
+            }
             RuntimeError::Model(_) | RuntimeError::ModelLoad { .. } => Code::FailedPrecondition,
             RuntimeError::Install { .. } => Code::Internal,
         }

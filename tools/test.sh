@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every tfprobe test on this machine, installing what a fresh machine lacks.
+# This is the README's test command; .ci/run calls it and nothing else.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n== %s\n' "$*"; }
+
+# Debian packages the tests need (only installed when missing; needs root or sudo).
+need_packages=()
+for pkg in $(cat tools/debian-packages.txt | sed 's/#.*//'); do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_packages+=("$pkg")
+done
+if [ ${#need_packages[@]} -gt 0 ]; then
+  log "installing Debian packages: ${need_packages[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${need_packages[@]}"
+fi
+
+# Python helpers used by the tests (official TF Serving client, etc.) and the
+# TensorFlow runtime are provisioned by the tests themselves into cached folders,
+# so a plain `cargo test` works too; see tests/common/mod.rs.
+export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
+
+log "cargo test"
+cargo test --no-fail-fast --all-targets "$@"
