@@ -32,7 +32,9 @@ What it writes (all paths relative to the repository root):
     ``saved_model_cli`` output recorded for the model directory
     ``tests/fixtures/models/<D>`` (``<D>`` includes the version folder, e.g.
     ``cli/dtypes/1``).  Every view is a pair ``<view>.txt`` (stdout, exact
-    bytes) and ``<view>.json`` (argv, exit code, stderr, environment):
+    bytes) and ``<view>.json`` (``argv``, ``exit_code``, ``stderr``,
+    ``error_line`` = last stderr line that is not logging, ``env``,
+    ``aslr_disabled``):
 
     * ``tagsets``      ``show --dir D``
     * ``signatures``   ``show --dir D --tag_set serve``
@@ -75,10 +77,19 @@ How to run it (from the repository root)::
     .venv-tf/bin/pip install tensorflow-cpu==2.21.0
     .venv-tf/bin/python tools/make_fixtures.py
 
-The script deletes ``tests/fixtures/`` and rebuilds it.  It is deterministic:
-fixed seeds for every random value, and it re-executes itself with
-``PYTHONHASHSEED=0`` and ``TF_CPP_MIN_LOG_LEVEL=2`` so that Python set order
-(``saved_model_cli`` prints the op list as a Python set) and logging are stable.
+The script deletes ``tests/fixtures/`` and rebuilds it.  It also loads every
+good model with the C++ session loader (the one behind the C API's
+``TF_LoadSessionFromSavedModel``), feeds/fetches by the signatures' tensor
+names and fails unless that reproduces the recorded outputs.
+
+It is deterministic (a rerun with the same package versions gives
+byte-identical files): fixed seeds for every random value; it re-executes
+itself with ``PYTHONHASHSEED=0`` and ``TF_CPP_MIN_LOG_LEVEL=2`` so that Python
+set order (``saved_model_cli`` prints the op list as a Python set) and logging
+are stable; ``fingerprint.pb``'s random uuid is replaced by a content-derived
+one; Keras' exported variable list is sorted by name; ``saved_model_cli`` runs
+under ``setarch <arch> -R`` (no address randomisation) where that works, which
+fixes protobuf's map order in its "Please choose from:" error message.
 ``saved_model_cli`` is run from the repository root with a relative ``--dir``
 so that no absolute path of the generating machine ends up in recorded text;
 paths inside recorded stderr (Python tracebacks) are replaced by placeholders
@@ -87,8 +98,10 @@ machine is left in a written text file.
 """
 
 import base64
+import hashlib
 import json
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -116,8 +129,8 @@ def _reexec_with_fixed_env():
     os.execve(sys.executable, [sys.executable, os.path.abspath(__file__)] + sys.argv[1:], env)
 
 
-_reexec_with_fixed_env()
-os.chdir(REPO)  # every path below is relative to the repository root
+if __name__ == "__main__":
+    _reexec_with_fixed_env()
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -310,8 +323,36 @@ def save_shapes(path):
     tf.saved_model.save(m, str(path), signatures=sigs)
 
 
+def _make_keras_export_deterministic():
+    """Give Keras' exported variable list a stable order.
+
+    ``model.export()`` lists the variables its endpoints use from
+    ``ConcreteFunction.trainable_variables``, which TensorFlow collects in an
+    identity-keyed weak set: the order follows memory addresses and changes
+    from run to run, and with it ``saved_model.pb`` and the checkpoint bytes
+    (never the values).  Sorting that list by variable name makes the export
+    byte-identical between runs.  The SavedModel stays a normal ``export()``.
+    """
+    try:
+        from keras.src.export import saved_model_export_archive as archive
+    except ImportError:  # another Keras layout: accept a nondeterministic order
+        return
+    original = getattr(archive, "_list_variables_used_by_fns", None)
+    if original is None or getattr(original, "_tfprobe_sorted", False):
+        return
+
+    def sorted_variables(fns):
+        trainable, non_trainable = original(fns)
+        return (sorted(trainable, key=lambda v: v.name),
+                sorted(non_trainable, key=lambda v: v.name))
+
+    sorted_variables._tfprobe_sorted = True
+    archive._list_variables_used_by_fns = sorted_variables
+
+
 def save_keras(path):
     import keras
+    _make_keras_export_deterministic()
     keras.utils.set_random_seed(SEED)
     inputs = keras.Input(shape=(4,), name="features")
     hidden = keras.layers.Dense(8, activation="relu", name="hidden")(inputs)
@@ -332,6 +373,25 @@ def save_seedlike(path, workdir):
 def save_linear(path, w, b):
     m = LinearModel(w, b)
     tf.saved_model.save(m, str(path), signatures={"serving_default": m.serve})
+
+
+def stabilize_fingerprint(model_dir):
+    """Replace the random ``uuid`` of fingerprint.pb by one derived from its content.
+
+    TensorFlow writes a fresh random uuid into ``fingerprint.pb`` on every save;
+    everything else in it is a hash of the model.  A content-derived uuid (same
+    format: a decimal 128-bit number) keeps regenerated fixtures byte-identical.
+    """
+    from tensorflow.core.protobuf import fingerprint_pb2
+    path = model_dir / "fingerprint.pb"
+    if not path.exists():
+        return
+    fp = fingerprint_pb2.FingerprintDef()
+    fp.ParseFromString(path.read_bytes())
+    fp.ClearField("uuid")
+    digest = hashlib.sha256(fp.SerializeToString(deterministic=True)).digest()
+    fp.uuid = str(int.from_bytes(digest[:16], "big"))
+    path.write_bytes(fp.SerializeToString(deterministic=True))
 
 
 def make_broken(base):
@@ -498,6 +558,61 @@ def all_outputs(images):
         })
 
 
+def tensor_from_json(t):
+    shape = t["shape"]
+    if t["dtype"] == "DT_STRING":
+        values = [base64.b64decode(v["b64"]) for v in t["values"]]
+        return np.array(values, dtype=object).reshape(shape)
+    np_dtype = tf.as_dtype(types_pb2.DataType.Value(t["dtype"])).as_numpy_dtype
+    return np.array(t["values"], dtype=np_dtype).reshape(shape)
+
+
+def check_session_loader(name, model_dir):
+    """Load with the C++ session loader (what the C API uses) and compare.
+
+    ``tf.compat.v1.saved_model.load`` runs the same SavedModel bundle loader as
+    ``TF_LoadSessionFromSavedModel``; feeding and fetching by the signature's
+    tensor names is what tfprobe does.  Returns a short status string.
+    """
+    recorded = json.loads((OUTPUTS_REL / f"{name}.json").read_text(encoding="utf-8"))
+    worst = 0.0
+    with tf.Graph().as_default(), tf.compat.v1.Session() as sess:
+        level = tf.get_logger().level
+        tf.get_logger().setLevel("ERROR")  # hide the "load is deprecated" warning
+        try:
+            mg = tf.compat.v1.saved_model.load(sess, ["serve"], str(model_dir))
+        finally:
+            tf.get_logger().setLevel(level)
+        for key, entry in sorted(recorded.items()):
+            sig = mg.signature_def[key]
+            for case in [entry] + entry.get("extra_cases", []):
+                feed = {sig.inputs[k].name: tensor_from_json(v) for k, v in case["inputs"].items()}
+                fetch = {k: sig.outputs[k].name for k in sig.outputs}
+                got = sess.run(fetch, feed)
+                for k, want in case["outputs"].items():
+                    want_arr = tensor_from_json(want)
+                    g = np.asarray(got[k])
+                    if g.shape != want_arr.shape:
+                        raise SystemExit(f"{name}/{key}/{k}: shape {g.shape} != {want_arr.shape}")
+                    if g.dtype.kind == "f":
+                        if g.size:
+                            worst = max(worst, float(np.max(np.abs(g - want_arr))))
+                    elif not np.array_equal(g, want_arr):
+                        raise SystemExit(f"{name}/{key}/{k}: session loader output differs")
+    if worst > 1e-5:
+        raise SystemExit(f"{name}: session loader floats differ by {worst}")
+    return "identical" if worst == 0.0 else f"max float difference {worst}"
+
+
+def check_all_session_loader():
+    for name, rel in [("dtypes", "dtypes/1"), ("shapes", "shapes/1"),
+                      ("keras_export", "keras_export/1"),
+                      ("seedlike", "seedlike/1538687457"),
+                      ("two_versions_1", "two_versions/1"),
+                      ("two_versions_2", "two_versions/2")]:
+        log(f"  session loader {rel}: {check_session_loader(name, MODELS_REL / rel)}")
+
+
 # --------------------------------------------------------------------------
 # saved_model_cli recordings
 # --------------------------------------------------------------------------
@@ -542,12 +657,33 @@ def smcli_path():
     return str(Path(sys.executable).parent / "saved_model_cli")
 
 
+_NO_ASLR = None
+
+
+def no_aslr_prefix():
+    """``setarch <arch> -R`` where it works, else nothing.
+
+    Protobuf's map iteration order (visible in saved_model_cli's "Please choose
+    from: ..." message) is seeded from a memory address; with address-space
+    randomisation off it is the same on every run.
+    """
+    global _NO_ASLR
+    if _NO_ASLR is None:
+        cmd = ["setarch", platform.machine(), "-R"]
+        try:
+            ok = subprocess.run(cmd + ["true"], capture_output=True).returncode == 0
+        except OSError:
+            ok = False
+        _NO_ASLR = cmd if ok else []
+    return _NO_ASLR
+
+
 def run_smcli(out_dir, view, args):
     """Run `saved_model_cli show ARGS`, store stdout bytes and a metadata json."""
     argv = ["saved_model_cli", "show"] + args
     env = dict(os.environ)
     env.update(FIXED_ENV)
-    proc = subprocess.run([smcli_path()] + argv[1:], cwd=REPO, env=env,
+    proc = subprocess.run(no_aslr_prefix() + [smcli_path()] + argv[1:], cwd=REPO, env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     stdout = proc.stdout
     stderr = proc.stderr.decode("utf-8", errors="replace")
@@ -555,15 +691,16 @@ def run_smcli(out_dir, view, args):
         raise SystemExit(f"absolute path in stdout of {argv}")
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{view}.txt").write_bytes(stdout)
-    stderr = normalize_stderr(stderr)
     # The message a user sees: the last stderr line that is not TF/absl logging
     # (for a failure, the "ExceptionType: message" line of the traceback).
-    lines = [ln for ln in stderr.splitlines()
+    lines = [ln for ln in sanitize(stderr).splitlines()
              if ln.strip() and not _GLOG_PREFIX.match(ln) and not ln.startswith(_ABSL_PREAMBLE)]
+    stderr = normalize_stderr(stderr)
     meta = {
         "argv": argv,
         "cwd": "<repository root>",
         "env": FIXED_ENV,
+        "aslr_disabled": bool(no_aslr_prefix()),
         "exit_code": proc.returncode,
         "stdout_file": f"{view}.txt",
         "stderr": stderr,
@@ -642,6 +779,7 @@ def check_no_machine_paths():
 
 
 def main():
+    os.chdir(REPO)  # every path in this script is relative to the repository root
     log(f"TensorFlow {tf.__version__}; rebuilding {FIXTURES_REL}/")
     if FIXTURES_REL.exists():
         shutil.rmtree(FIXTURES_REL)
@@ -656,12 +794,16 @@ def main():
         save_seedlike(MODELS_REL / "seedlike/1538687457", tmp)
         save_linear(MODELS_REL / "two_versions/1", 2.0, 1.0)
         save_linear(MODELS_REL / "two_versions/2", 3.0, -1.0)
+        for fp in sorted(MODELS_REL.rglob("fingerprint.pb")):
+            stabilize_fingerprint(fp.parent)
         make_broken(MODELS_REL / "two_versions/1")
 
     log("images")
     images = make_images()
     log("python outputs")
     all_outputs(images)
+    log("session loader check")
+    check_all_session_loader()
     log("saved_model_cli")
     all_cli()
     check_no_machine_paths()
