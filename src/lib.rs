@@ -5,7 +5,11 @@
 //! - [`pb`]: generated protobuf/gRPC types of TensorFlow and TF Serving.
 //! - [`model`]: reading SavedModels without TensorFlow (signature tree, `show` text).
 
+pub mod client;
+pub mod imaging;
 pub mod model;
 pub mod pb;
 pub mod runtime;
+pub mod server;
 pub mod tensor;
+pub mod ui;

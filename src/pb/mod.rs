@@ -6,7 +6,7 @@
 //! `tools/check_protos.py` against the official descriptors). Modules follow
 //! the protobuf packages:
 //!
-//! - [`tensorflow`]: graph and SavedModel types (`SavedModel`, `MetaGraphDef`,
+//! - [`tensorflow`]: graph and `SavedModel` types (`SavedModel`, `MetaGraphDef`,
 //!   `SignatureDef`, `TensorInfo`, `TensorProto`, `DataType`, ...).
 //! - [`tensorflow::serving`]: the TF Serving API (`PredictRequest`,
 //!   `ModelSpec`, ...), its gRPC clients (`prediction_service_client`,
@@ -19,6 +19,8 @@
 //! Well-known types (`google.protobuf.Any`, `Int64Value`, ...) are those of
 //! `prost_types`. Conversions between these types and tfprobe's own live in
 //! this module's siblings, not in the generated code.
+
+pub mod convert;
 
 /// Package `tensorflow`.
 #[allow(
@@ -125,9 +127,9 @@ mod tests {
         // inputs (field 2): map entry {key=1: "image_bytes", value=2: tensor}
         let mut entry = vec![0x0a, 11];
         entry.extend_from_slice(b"image_bytes");
-        entry.extend_from_slice(&[0x12, tensor_bytes.len() as u8]);
+        entry.extend_from_slice(&[0x12, u8::try_from(tensor_bytes.len()).unwrap()]);
         entry.extend_from_slice(&tensor_bytes);
-        expected.extend_from_slice(&[0x12, entry.len() as u8]);
+        expected.extend_from_slice(&[0x12, u8::try_from(entry.len()).unwrap()]);
         expected.extend_from_slice(&entry);
         assert_eq!(bytes, expected);
 

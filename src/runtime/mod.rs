@@ -2,9 +2,18 @@
 //! thread-safe), the TensorFlow implementation behind runtime linking, discovery
 //! and installation of libtensorflow, and the model worker that server and GUI call.
 
+pub mod discovery;
 mod error;
+pub mod install;
+pub mod library;
+pub mod tf;
+mod tf_tensor;
+pub mod validate;
+pub mod worker;
 
 pub use error::RuntimeError;
+pub use tf::{LoadOptions, TfBackend};
+pub use worker::{ModelWorker, WorkerOptions};
 
 use crate::model::SavedModelInfo;
 use crate::tensor::Tensor;

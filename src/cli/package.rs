@@ -1,0 +1,27 @@
+//! Files that packages install beside the binary: the man page and shell completions,
+//! generated from the same clap definitions the binary parses.
+
+use clap::{Args, CommandFactory};
+use clap_complete::Shell;
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// Shell to write the completion script for.
+    pub shell: Shell,
+}
+
+/// `tfprobe man`: the roff man page on stdout.
+pub fn man() -> anyhow::Result<std::process::ExitCode> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(super::Cli::command()).render(&mut page)?;
+    super::print_stdout(&String::from_utf8(page)?)?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `tfprobe completions SHELL`: a completion script on stdout.
+pub fn completions(args: &CompletionsArgs) -> anyhow::Result<std::process::ExitCode> {
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut super::Cli::command(), "tfprobe", &mut script);
+    super::print_stdout(&String::from_utf8(script)?)?;
+    Ok(std::process::ExitCode::SUCCESS)
+}

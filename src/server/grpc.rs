@@ -1,0 +1,233 @@
+//! TF Serving's gRPC API (tonic): `PredictionService` (Predict,
+//! GetModelMetadata; Classify, Regress and MultiInference answer UNIMPLEMENTED)
+//! and `ModelService` (GetModelStatus), plus the standard health service and
+//! server reflection so that `grpcurl` works without proto files.
+
+use super::Shared;
+use super::error::ServeError;
+use super::metrics::Protocol;
+use super::predict::{check_inputs, check_output_filter, run};
+use super::versions::VersionRequest;
+use crate::pb::convert::{tensor_from_proto, tensor_into_proto};
+use crate::pb::tensorflow::error::Code;
+use crate::pb::tensorflow::serving::model_service_server::{ModelService, ModelServiceServer};
+use crate::pb::tensorflow::serving::prediction_service_server::{PredictionService, PredictionServiceServer};
+use crate::pb::tensorflow::serving::{
+    ClassificationRequest, ClassificationResponse, GetModelMetadataRequest, GetModelMetadataResponse,
+    GetModelStatusRequest, GetModelStatusResponse, ModelSpec, MultiInferenceRequest, MultiInferenceResponse,
+    PredictRequest, PredictResponse, ReloadConfigRequest, ReloadConfigResponse, RegressionRequest,
+    RegressionResponse, model_spec,
+};
+use crate::runtime::NamedTensors;
+use prost::Message;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Instant;
+use tonic::codegen::{BoxFuture, Context, Poll, Service, http};
+use tonic::server::NamedService;
+use tonic::{Request, Response, Status};
+
+const DEFAULT_SIGNATURE: &str = "serving_default";
+const SIGNATURE_DEF_FIELD: &str = "signature_def";
+const SIGNATURE_DEF_MAP_TYPE_URL: &str = "type.googleapis.com/tensorflow.serving.SignatureDefMap";
+
+/// Implements both TF Serving services over the shared server state.
+#[derive(Clone)]
+pub struct TfServing {
+    shared: Arc<Shared>,
+}
+
+impl TfServing {
+    pub fn new(shared: Arc<Shared>) -> Self {
+        TfServing { shared }
+    }
+
+    async fn predict_inner(&self, request: PredictRequest) -> Result<PredictResponse, ServeError> {
+        let spec = request.model_spec.ok_or_else(|| ServeError::invalid("Missing ModelSpec"))?;
+        if spec.name.is_empty() {
+            return Err(ServeError::invalid("ModelSpec has no name specified."));
+        }
+        let servable = self.shared.manager.resolve(&spec.name, &VersionRequest::from_spec(&spec))?;
+        let signature_key =
+            if spec.signature_name.is_empty() { DEFAULT_SIGNATURE.to_string() } else { spec.signature_name.clone() };
+        let signature = servable.signature(&signature_key)?;
+        let mut inputs = NamedTensors::new();
+        for (key, proto) in &request.inputs {
+            let tensor = tensor_from_proto(proto)
+                .map_err(|err| ServeError::invalid(format!("input '{key}': {err}")))?;
+            inputs.insert(key.clone(), tensor);
+        }
+        check_inputs(signature, &inputs)?;
+        let output_keys = check_output_filter(signature, &request.output_filter)?;
+        let outputs = run(&servable, &signature_key, inputs, &output_keys, None).await?;
+        Ok(PredictResponse {
+            outputs: outputs.into_iter().map(|(key, tensor)| (key, tensor_into_proto(tensor))).collect(),
+            model_spec: Some(ModelSpec {
+                name: spec.name,
+                version_choice: Some(model_spec::VersionChoice::Version(servable.version)),
+                signature_name: signature_key,
+            }),
+        })
+    }
+
+    fn metadata_inner(&self, request: GetModelMetadataRequest) -> Result<GetModelMetadataResponse, ServeError> {
+        let spec = request.model_spec.ok_or_else(|| ServeError::invalid("Missing ModelSpec"))?;
+        if request.metadata_field.is_empty() {
+            return Err(ServeError::invalid("GetModelMetadataRequest must specify at least one metadata_field"));
+        }
+        if let Some(field) = request.metadata_field.iter().find(|field| *field != SIGNATURE_DEF_FIELD) {
+            return Err(ServeError::invalid(format!(
+                "Metadata field {field} is not supported (supported: {SIGNATURE_DEF_FIELD})"
+            )));
+        }
+        if spec.name.is_empty() {
+            return Err(ServeError::invalid("ModelSpec has no name specified."));
+        }
+        let servable = self.shared.manager.resolve(&spec.name, &VersionRequest::from_spec(&spec))?;
+        let any = prost_types::Any {
+            type_url: SIGNATURE_DEF_MAP_TYPE_URL.to_string(),
+            value: servable.signature_defs().encode_to_vec(),
+        };
+        Ok(GetModelMetadataResponse {
+            model_spec: Some(ModelSpec {
+                name: servable.model.clone(),
+                version_choice: Some(model_spec::VersionChoice::Version(servable.version)),
+                signature_name: String::new(),
+            }),
+            metadata: [(SIGNATURE_DEF_FIELD.to_string(), any)].into_iter().collect(),
+        })
+    }
+}
+
+fn unimplemented(what: &str, instead: &str) -> Status {
+    ServeError::Unimplemented { message: format!("tfprobe does not implement {what}; {instead}") }.to_status()
+}
+
+#[tonic::async_trait]
+impl PredictionService for TfServing {
+    async fn classify(&self, _: Request<ClassificationRequest>) -> Result<Response<ClassificationResponse>, Status> {
+        Err(unimplemented("Classify", "call Predict with the classify signature's inputs instead"))
+    }
+
+    async fn regress(&self, _: Request<RegressionRequest>) -> Result<Response<RegressionResponse>, Status> {
+        Err(unimplemented("Regress", "call Predict with the regress signature's inputs instead"))
+    }
+
+    async fn predict(&self, request: Request<PredictRequest>) -> Result<Response<PredictResponse>, Status> {
+        let started = Instant::now();
+        let request = request.into_inner();
+        let (model, signature) = request
+            .model_spec
+            .as_ref()
+            .map(|spec| {
+                let signature =
+                    if spec.signature_name.is_empty() { DEFAULT_SIGNATURE } else { spec.signature_name.as_str() };
+                (spec.name.clone(), signature.to_string())
+            })
+            .unwrap_or_default();
+        let result = self.predict_inner(request).await;
+        let code = result.as_ref().map_or_else(ServeError::code, |_| Code::Ok);
+        self.shared.metrics.record_request(&model, &signature, "predict", Protocol::Grpc, code, started.elapsed());
+        result.map(Response::new).map_err(|err| err.to_status())
+    }
+
+    async fn multi_inference(
+        &self,
+        _: Request<MultiInferenceRequest>,
+    ) -> Result<Response<MultiInferenceResponse>, Status> {
+        Err(unimplemented("MultiInference", "call Predict once per signature instead"))
+    }
+
+    async fn get_model_metadata(
+        &self,
+        request: Request<GetModelMetadataRequest>,
+    ) -> Result<Response<GetModelMetadataResponse>, Status> {
+        self.metadata_inner(request.into_inner()).map(Response::new).map_err(|err| err.to_status())
+    }
+}
+
+#[tonic::async_trait]
+impl ModelService for TfServing {
+    async fn get_model_status(
+        &self,
+        request: Request<GetModelStatusRequest>,
+    ) -> Result<Response<GetModelStatusResponse>, Status> {
+        let spec = request.into_inner().model_spec.ok_or_else(|| ServeError::invalid("Missing ModelSpec").to_status())?;
+        if spec.name.is_empty() {
+            return Err(ServeError::invalid("ModelSpec has no name specified.").to_status());
+        }
+        self.shared
+            .manager
+            .status(&spec.name, &VersionRequest::from_spec(&spec))
+            .map(Response::new)
+            .map_err(|err| err.to_status())
+    }
+
+    async fn handle_reload_config_request(
+        &self,
+        _: Request<ReloadConfigRequest>,
+    ) -> Result<Response<ReloadConfigResponse>, Status> {
+        Err(unimplemented(
+            "HandleReloadConfigRequest",
+            "new versions under a model's base path are picked up by polling; restart the server to change the model list",
+        ))
+    }
+}
+
+/// The gRPC services with message size limits applied.
+pub fn services(shared: &Arc<Shared>, max_message_bytes: usize) -> tonic::service::Routes {
+    let service = TfServing::new(Arc::clone(shared));
+    let prediction = PredictionServiceServer::new(service.clone())
+        .max_decoding_message_size(max_message_bytes)
+        .max_encoding_message_size(max_message_bytes);
+    let model = ModelServiceServer::new(service)
+        .max_decoding_message_size(max_message_bytes)
+        .max_encoding_message_size(max_message_bytes);
+    tonic::service::Routes::new(LimitHint(prediction)).add_service(LimitHint(model))
+}
+
+/// Adds how to raise the limit to tonic's "message length too large" errors.
+#[derive(Clone)]
+pub struct LimitHint<S>(pub S);
+
+impl<S: NamedService> NamedService for LimitHint<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S, B> Service<http::Request<B>> for LimitHint<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<tonic::body::Body>, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Self::Response, Infallible>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let future = self.0.call(request);
+        Box::pin(async move {
+            let mut response = future.await?;
+            if let Some(status) = Status::from_header_map(response.headers())
+                && status.code() == tonic::Code::OutOfRange
+                && status.message().contains("message length too large")
+            {
+                let hint = Status::new(
+                    tonic::Code::ResourceExhausted,
+                    format!(
+                        "{}; start the server with a larger --max_request_bytes (and raise the client's limit too)",
+                        status.message()
+                    ),
+                );
+                let headers = response.headers_mut();
+                headers.remove("grpc-status");
+                headers.remove("grpc-message");
+                let _ = hint.add_header(headers);
+            }
+            Ok(response)
+        })
+    }
+}

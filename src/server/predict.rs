@@ -1,0 +1,127 @@
+//! The predict path shared by REST and gRPC: check the request against the
+//! signature (inputs, dtypes, shapes, output filter) with messages that name
+//! the valid choices, then run it on the version's worker with an optional
+//! deadline.
+
+use super::error::ServeError;
+use super::versions::Servable;
+use crate::model::SignatureInfo;
+use crate::runtime::{NamedTensors, RuntimeError, validate};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Runs `signature_key` on the version's worker (its thread pool and bounded
+/// queue: a full queue answers RESOURCE_EXHAUSTED at once), giving up after
+/// `timeout` (DEADLINE_EXCEEDED). The caller holds `servable` until the reply.
+pub async fn run(
+    servable: &Arc<Servable>,
+    signature_key: &str,
+    inputs: NamedTensors,
+    output_keys: &[String],
+    timeout: Option<Duration>,
+) -> Result<NamedTensors, ServeError> {
+    let reply = servable.worker().submit_async(signature_key, inputs, output_keys)?;
+    let reply = match timeout {
+        Some(limit) => match tokio::time::timeout(limit, reply).await {
+            Ok(reply) => reply,
+            Err(_) => return Err(RuntimeError::Timeout { timeout_ms: limit.as_millis() as u64 }.into()),
+        },
+        None => reply.await,
+    };
+    reply.unwrap_or(Err(RuntimeError::ShuttingDown)).map_err(ServeError::from)
+}
+
+fn keys<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    names.into_iter().collect::<Vec<_>>().join(",")
+}
+
+/// Inputs must be exactly the signature's, with its dtypes and compatible shapes.
+pub fn check_inputs(signature: &SignatureInfo, inputs: &NamedTensors) -> Result<(), ServeError> {
+    let sent: BTreeSet<&str> = inputs.keys().map(String::as_str).collect();
+    let wanted: BTreeSet<&str> = signature.inputs.iter().map(|input| input.key.as_str()).collect();
+    if sent != wanted {
+        let extra = sent.difference(&wanted).copied();
+        let missing = wanted.difference(&sent).copied();
+        return Err(ServeError::invalid(format!(
+            "input size does not match signature: {}!={} len({{{}}}) != len({{{}}}). Sent extra: {{{}}}. Missing but required: {{{}}}.",
+            sent.len(),
+            wanted.len(),
+            keys(sent.iter().copied()),
+            keys(wanted.iter().copied()),
+            keys(extra),
+            keys(missing),
+        )));
+    }
+    for info in &signature.inputs {
+        validate::check_tensor(info, &inputs[&info.key])?;
+    }
+    Ok(())
+}
+
+/// The outputs to fetch: the filter (checked like TF Serving), or all.
+pub fn check_output_filter(signature: &SignatureInfo, filter: &[String]) -> Result<Vec<String>, ServeError> {
+    let mut seen = BTreeSet::new();
+    for alias in filter {
+        if signature.output(alias).is_none() {
+            return Err(ServeError::invalid(format!(
+                "output tensor alias not found in signature: {alias} Outputs expected to be in the set {{{}}}.",
+                keys(signature.outputs.iter().map(|output| output.key.as_str()))
+            )));
+        }
+        if !seen.insert(alias.as_str()) {
+            return Err(ServeError::invalid(format!("duplicate output tensor alias: {alias}")));
+        }
+    }
+    Ok(filter.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{DType, Shape, TensorInfoView};
+    use crate::tensor::{Tensor, TensorData};
+
+    fn signature() -> SignatureInfo {
+        SignatureInfo {
+            key: "serving_default".into(),
+            method_name: String::new(),
+            inputs: vec![
+                TensorInfoView { key: "a".into(), dtype: DType::FLOAT, shape: Shape::from_sizes(&[-1, 2]), name: "a:0".into() },
+                TensorInfoView { key: "b".into(), dtype: DType::INT64, shape: Shape::UnknownRank, name: "b:0".into() },
+            ],
+            outputs: vec![TensorInfoView { key: "y".into(), dtype: DType::FLOAT, shape: Shape::UnknownRank, name: "y:0".into() }],
+        }
+    }
+
+    #[test]
+    fn inputs_are_checked_with_tf_serving_messages() {
+        let mut inputs = NamedTensors::new();
+        inputs.insert("a".into(), Tensor::new(vec![1, 2], TensorData::Float(vec![1.0, 2.0])).unwrap());
+        inputs.insert("c".into(), Tensor::new(vec![], TensorData::Int64(vec![1])).unwrap());
+        let err = check_inputs(&signature(), &inputs).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "input size does not match signature: 2!=2 len({a,c}) != len({a,b}). Sent extra: {c}. Missing but required: {b}."
+        );
+        inputs.remove("c");
+        inputs.insert("b".into(), Tensor::new(vec![], TensorData::Int32(vec![1])).unwrap());
+        let err = check_inputs(&signature(), &inputs).unwrap_err();
+        assert_eq!(err.to_string(), "input 'b' expects dtype DT_INT64 but got DT_INT32");
+        inputs.insert("b".into(), Tensor::new(vec![], TensorData::Int64(vec![1])).unwrap());
+        check_inputs(&signature(), &inputs).unwrap();
+        inputs.insert("a".into(), Tensor::new(vec![2], TensorData::Float(vec![1.0, 2.0])).unwrap());
+        let err = check_inputs(&signature(), &inputs).unwrap_err();
+        assert_eq!(err.to_string(), "input 'a' expects shape (-1, 2) but got [2]");
+        assert_eq!(err.http_status(), 400);
+    }
+
+    #[test]
+    fn output_filters_are_checked() {
+        assert_eq!(check_output_filter(&signature(), &["y".into()]).unwrap(), vec!["y".to_string()]);
+        let err = check_output_filter(&signature(), &["z".into()]).unwrap_err();
+        assert_eq!(err.to_string(), "output tensor alias not found in signature: z Outputs expected to be in the set {y}.");
+        let err = check_output_filter(&signature(), &["y".into(), "y".into()]).unwrap_err();
+        assert_eq!(err.to_string(), "duplicate output tensor alias: y");
+    }
+}

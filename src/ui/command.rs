@@ -1,0 +1,60 @@
+//! What the user asked for. Panels push commands while rendering; the app applies
+//! them after the frame's UI is built, starting background tasks where needed.
+
+use super::state::{ConnectionSettings, TargetChoice};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Clone, Debug)]
+pub enum Command {
+    /// Show the folder picker (Ctrl+O).
+    OpenDialog,
+    /// Open a SavedModel folder, a base path or an image (CLI, recent list, drop).
+    OpenPath(PathBuf),
+    CloseModel,
+    ForgetRecent(PathBuf),
+    /// Show the connect dialog (Ctrl+K).
+    ShowConnect,
+    TestConnection(ConnectionSettings),
+    /// Connect and show the remote model's metadata in the tree.
+    Connect(ConnectionSettings),
+    SaveConnection(ConnectionSettings),
+    ForgetConnection(usize),
+    Disconnect,
+    StartServer,
+    StopServer,
+    InstallRuntime,
+    SetTarget(TargetChoice),
+    /// Pick images with a file dialog.
+    PickImages,
+    /// Add an image from bytes (dropped data without a path, tests).
+    AddImage { name: String, bytes: Arc<Vec<u8>> },
+    /// Send every image again (settings changed).
+    PredictAll,
+    ClearImages,
+    /// Start a latency run (Ctrl+R).
+    RunLatency,
+    CancelLatency,
+    ExportCsv,
+    ExportPng,
+    CopyText(String),
+    DismissModelError,
+}
+
+/// Commands gathered during one frame.
+#[derive(Default, Debug)]
+pub struct Commands(Vec<Command>);
+
+impl Commands {
+    pub fn push(&mut self, command: Command) {
+        self.0.push(command);
+    }
+
+    pub fn take(&mut self) -> Vec<Command> {
+        std::mem::take(&mut self.0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}

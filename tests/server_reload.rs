@@ -1,0 +1,253 @@
+//! Versions: hot reload under concurrent REST and gRPC load (zero failed
+//! requests across the swap), a failing version that keeps the previous one
+//! serving, TF Serving model config files (policies, labels), and shutdown.
+
+mod common;
+mod server_common;
+
+use server_common::{Http, config, copy_dir, fixture, get, start};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tfprobe::pb::convert::{tensor_from_proto, tensor_to_proto};
+use tfprobe::pb::tensorflow::serving::model_version_status::State;
+use tfprobe::pb::tensorflow::serving::prediction_service_client::PredictionServiceClient;
+use tfprobe::pb::tensorflow::serving::{ModelSpec, PredictRequest};
+use tfprobe::server::{ModelSource, ServerHandle, VersionStatus};
+use tfprobe::tensor::{Tensor, TensorData};
+
+/// What versions 1 and 2 of the two_versions fixture answer for x = [1, 2, 3, 4].
+fn expected(version: u32) -> Vec<f32> {
+    let case = common::recorded_cases(&format!("two_versions_{version}")).remove(0);
+    let TensorData::Float(values) = &case.outputs["y"].data else { panic!() };
+    values.clone()
+}
+
+fn input() -> Tensor {
+    let case = common::recorded_cases("two_versions_1").remove(0);
+    case.inputs["x"].clone()
+}
+
+/// Installs a version the way deployments should: copy aside, then rename.
+fn install_version(base: &Path, from: &Path, version: i64) {
+    let staging = base.join(format!(".staging-{version}"));
+    copy_dir(from, &staging);
+    std::fs::rename(&staging, base.join(version.to_string())).unwrap();
+}
+
+async fn wait_for(server: &ServerHandle, what: &str, done: impl Fn(&[VersionStatus]) -> bool) {
+    let started = Instant::now();
+    loop {
+        let versions = server.models()[0].versions.clone();
+        if done(&versions) {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "timed out waiting for {what}: {versions:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hot_reload_under_load_loses_no_request() {
+    common::ensure_runtime();
+    let base = tempfile::tempdir().unwrap();
+    install_version(base.path(), &fixture("two_versions").join("1"), 1);
+    let server = start(config(vec![ModelSource::new("half", base.path())])).await;
+    let rest = server.rest_addr().unwrap();
+    let grpc = server.grpc_addr().unwrap();
+    let (old, new) = (expected(1), expected(2));
+    let x = input();
+    let TensorData::Float(x_values) = &x.data else { panic!() };
+    let body = serde_json::json!({"instances": x_values}).to_string();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (served, failures, saw_new) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let mut rest_clients = Vec::new();
+    for _ in 0..3 {
+        let (stop, served, failures, saw_new) = (stop.clone(), served.clone(), failures.clone(), saw_new.clone());
+        let (body, old, new) = (body.clone(), old.clone(), new.clone());
+        rest_clients.push(std::thread::spawn(move || {
+            let mut http = Http::connect(rest);
+            let deadline = Instant::now() + Duration::from_secs(90);
+            while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                let reply = http.post("/v1/models/half:predict", &body);
+                let values: Option<Vec<f32>> = (reply.status == 200)
+                    .then(|| serde_json::from_str::<serde_json::Value>(&reply.body).ok())
+                    .flatten()
+                    .and_then(|json| serde_json::from_value(json["predictions"].clone()).ok());
+                match values {
+                    Some(values) if values == new => {
+                        saw_new.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Some(values) if values == old => {}
+                    _ => {
+                        eprintln!("failed request: {} {}", reply.status, reply.body);
+                        failures.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                served.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    let mut grpc_clients = Vec::new();
+    for _ in 0..2 {
+        let (stop, served, failures) = (stop.clone(), served.clone(), failures.clone());
+        let (x, old, new) = (x.clone(), old.clone(), new.clone());
+        grpc_clients.push(tokio::spawn(async move {
+            let channel = tonic::transport::Channel::from_shared(format!("http://{grpc}")).unwrap().connect().await.unwrap();
+            let mut client = PredictionServiceClient::new(channel);
+            let deadline = Instant::now() + Duration::from_secs(90);
+            while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                let request = PredictRequest {
+                    model_spec: Some(ModelSpec { name: "half".into(), ..Default::default() }),
+                    inputs: [("x".to_string(), tensor_to_proto(&x))].into(),
+                    ..Default::default()
+                };
+                match client.predict(request).await {
+                    Ok(response) => {
+                        let y = tensor_from_proto(&response.into_inner().outputs["y"]).unwrap();
+                        let TensorData::Float(values) = y.data else { panic!() };
+                        if values != old && values != new {
+                            failures.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    Err(status) => {
+                        eprintln!("failed gRPC request: {status}");
+                        failures.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                served.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before_swap = served.load(Ordering::Relaxed);
+    install_version(base.path(), &fixture("two_versions").join("2"), 2);
+    wait_for(&server, "version 2 to serve and version 1 to end", |versions| {
+        versions.iter().any(|v| v.version == 2 && v.state == State::Available)
+            && versions.iter().any(|v| v.version == 1 && v.state == State::End)
+    })
+    .await;
+    let started = Instant::now();
+    while saw_new.load(Ordering::Relaxed) < 20 && started.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for client in rest_clients {
+        client.join().unwrap();
+    }
+    for client in grpc_clients {
+        client.await.unwrap();
+    }
+    let total = served.load(Ordering::Relaxed);
+    eprintln!("{total} requests ({before_swap} before the swap), {} answered by version 2", saw_new.load(Ordering::Relaxed));
+    assert_eq!(failures.load(Ordering::Relaxed), 0, "requests failed across the swap");
+    assert!(before_swap > 0 && total > before_swap, "load ran across the swap");
+    assert!(saw_new.load(Ordering::Relaxed) > 0, "the new version's outputs appeared");
+
+    let status = get(rest, "/v1/models/half").json();
+    assert_eq!(status["model_version_status"][0]["version"], "2");
+    assert_eq!(status["model_version_status"][0]["state"], "AVAILABLE");
+    assert_eq!(status["model_version_status"][1]["version"], "1");
+    assert_eq!(status["model_version_status"][1]["state"], "END");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_version_keeps_the_previous_one_serving() {
+    common::ensure_runtime();
+    let base = tempfile::tempdir().unwrap();
+    install_version(base.path(), &fixture("two_versions").join("1"), 1);
+    let server = start(config(vec![ModelSource::new("half", base.path())])).await;
+    let rest = server.rest_addr().unwrap();
+    install_version(base.path(), &fixture("broken").join("garbage"), 3);
+    wait_for(&server, "version 3 to fail", |versions| {
+        versions.iter().any(|v| v.version == 3 && v.state == State::End && v.error.is_some())
+    })
+    .await;
+    let status = get(rest, "/v1/models/half").json();
+    let failed = &status["model_version_status"][0];
+    assert_eq!(failed["version"], "3");
+    assert_eq!(failed["state"], "END");
+    assert_ne!(failed["status"]["error_code"], "OK");
+    assert!(failed["status"]["error_message"].as_str().unwrap().contains("saved_model.pb"), "{failed}");
+    assert_eq!(status["model_version_status"][1]["state"], "AVAILABLE");
+    let x = input();
+    let TensorData::Float(x_values) = &x.data else { panic!() };
+    let body = serde_json::json!({"instances": x_values}).to_string();
+    let reply = Http::connect(rest).post("/v1/models/half:predict", &body);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(serde_json::from_value::<Vec<f32>>(reply.json()["predictions"].clone()).unwrap(), expected(1));
+
+    // Fixing the folder's files retries the load.
+    let version_dir = base.path().join("3");
+    std::fs::remove_dir_all(&version_dir).unwrap();
+    copy_dir(&fixture("two_versions").join("2"), &version_dir);
+    wait_for(&server, "version 3 to load after the fix", |versions| {
+        versions.iter().any(|v| v.version == 3 && v.state == State::Available)
+    })
+    .await;
+    let reply = Http::connect(rest).post("/v1/models/half:predict", &body);
+    assert_eq!(serde_json::from_value::<Vec<f32>>(reply.json()["predictions"].clone()).unwrap(), expected(2));
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn model_config_file_policies_and_labels() {
+    common::ensure_runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let config_text = format!(
+        "model_config_list {{\n  config {{\n    name: 'half'\n    base_path: '{}'\n    model_platform: 'tensorflow'\n    \
+         model_version_policy {{ specific {{ versions: 1 versions: 2 }} }}\n    \
+         version_labels {{ key: 'stable' value: 1 }}\n    version_labels {{ key: 'canary' value: 2 }}\n  }}\n  \
+         config {{ name: 'resnet' base_path: '{}' }}\n}}\n",
+        fixture("two_versions").display(),
+        fixture("seedlike").display()
+    );
+    let path = dir.path().join("models.config");
+    std::fs::write(&path, config_text).unwrap();
+    let models = tfprobe::server::read_model_config_file(&path).unwrap();
+    let server = start(config(models)).await;
+    let rest = server.rest_addr().unwrap();
+    let x = input();
+    let TensorData::Float(x_values) = &x.data else { panic!() };
+    let body = serde_json::json!({"inputs": x_values}).to_string();
+    let mut http = Http::connect(rest);
+    for (path, version) in [
+        ("/v1/models/half:predict", 2),
+        ("/v1/models/half/versions/1:predict", 1),
+        ("/v1/models/half/labels/stable:predict", 1),
+        ("/v1/models/half/labels/canary:predict", 2),
+    ] {
+        let reply = http.post(path, &body);
+        assert_eq!(reply.status, 200, "{path}: {}", reply.body);
+        assert_eq!(serde_json::from_value::<Vec<f32>>(reply.json()["outputs"].clone()).unwrap(), expected(version), "{path}");
+    }
+    let status = http.get("/v1/models/half/labels/canary").json();
+    assert_eq!(status["model_version_status"].as_array().unwrap().len(), 1);
+    assert_eq!(status["model_version_status"][0]["version"], "2");
+    let status = http.get("/v1/models/half").json();
+    let versions: Vec<&str> =
+        status["model_version_status"].as_array().unwrap().iter().map(|s| s["version"].as_str().unwrap()).collect();
+    assert_eq!(versions, ["2", "1"]);
+    assert_eq!(http.get("/v1/models/resnet").status, 200);
+    let metadata = http.get("/v1/models/half/labels/stable/metadata").json();
+    assert_eq!(metadata["model_spec"]["version"], "1");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_closes_the_ports_and_unloads() {
+    common::ensure_runtime();
+    let server = start(config(vec![ModelSource::new("half", fixture("two_versions"))])).await;
+    let rest = server.rest_addr().unwrap();
+    let grpc = server.grpc_addr().unwrap();
+    assert!(server.ready());
+    assert_eq!(get(rest, "/v1/models/half").status, 200);
+    tokio::time::timeout(Duration::from_secs(30), server.shutdown()).await.expect("shutdown finishes");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(std::net::TcpStream::connect(rest).is_err(), "REST port closed");
+    assert!(std::net::TcpStream::connect(grpc).is_err(), "gRPC port closed");
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Launches the real tfprobe window on a virtual X display (Xvfb, software OpenGL),
+# waits for it to draw, and saves a screenshot of the whole screen.
+#
+#   tools/screenshot.sh [OUTPUT.png] [MODEL_PATH] [WAIT_SECONDS]
+#
+# Defaults: docs/screenshot.png, assets/models/efficientnet_lite0/1, 4 seconds.
+# Needs: xvfb, imagemagick (`import`), libgl1-mesa-dri (see tools/debian-packages.txt).
+# Uses a throw-away config and cache directory, so saved state never leaks in.
+# Prints the app's "first frame N ms after start" log line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+out="${1:-docs/screenshot.png}"
+model="${2:-assets/models/efficientnet_lite0/1}"
+wait_s="${3:-4}"
+display="${TFPROBE_SCREENSHOT_DISPLAY:-:99}"
+size="${TFPROBE_SCREENSHOT_SIZE:-1400x860x24}"
+
+for tool in Xvfb import; do
+  command -v "$tool" >/dev/null || { echo "missing $tool: install the packages in tools/debian-packages.txt" >&2; exit 1; }
+done
+
+bin="${TFPROBE_BIN:-target/debug/tfprobe}"
+if [ -z "${TFPROBE_BIN:-}" ]; then
+  cargo build --quiet --bin tfprobe
+fi
+
+scratch="$(mktemp -d)"
+xvfb_pid=""
+app_pid=""
+cleanup() {
+  [ -n "$app_pid" ] && kill "$app_pid" 2>/dev/null || true
+  [ -n "$xvfb_pid" ] && kill "$xvfb_pid" 2>/dev/null || true
+  rm -rf "$scratch"
+}
+trap cleanup EXIT
+
+Xvfb "$display" -screen 0 "$size" -nolisten tcp >"$scratch/xvfb.log" 2>&1 &
+xvfb_pid=$!
+for _ in $(seq 50); do
+  [ -e "/tmp/.X11-unix/X${display#:}" ] && break
+  sleep 0.1
+done
+
+# Software GL under Xvfb; a private HOME so no saved window state or recent list applies
+# (the cache, where an installed TensorFlow runtime lives, stays the user's).
+DISPLAY="$display" LIBGL_ALWAYS_SOFTWARE=1 XDG_CACHE_HOME="${XDG_CACHE_HOME:-$HOME/.cache}" \
+  HOME="$scratch/home" XDG_CONFIG_HOME="$scratch/config" \
+  XDG_DATA_HOME="$scratch/data" TFPROBE_LOG="${TFPROBE_LOG:-info}" \
+  "$bin" gui "$model" >"$scratch/app.log" 2>&1 &
+app_pid=$!
+
+sleep "$wait_s"
+if ! kill -0 "$app_pid" 2>/dev/null; then
+  echo "tfprobe exited early; its log:" >&2
+  cat "$scratch/app.log" >&2
+  exit 1
+fi
+mkdir -p "$(dirname "$out")"
+DISPLAY="$display" import -window root "$out"
+grep -h "first frame" "$scratch/app.log" || true
+echo "saved $out"
