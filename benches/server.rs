@@ -48,7 +48,12 @@ fn workloads() -> Vec<Workload> {
     let image = |bytes: Vec<u8>| Tensor::new(vec![1], TensorData::String(vec![bytes])).unwrap();
     let small_jpeg = jpeg("tests/fixtures/images/gradient_48x40.jpg");
     let rocket = jpeg("assets/images/rocket.jpg");
-    let b64_body = |bytes: &[u8]| format!("{{\"instances\": [{{\"b64\": \"{}\"}}]}}", server_common::b64(bytes));
+    let b64_body = |bytes: &[u8]| {
+        format!(
+            "{{\"instances\": [{{\"b64\": \"{}\"}}]}}",
+            server_common::b64(bytes)
+        )
+    };
     vec![
         Workload {
             label: "tiny (4 floats -> 4 floats)",
@@ -95,7 +100,11 @@ fn time<F: FnMut()>(settings: &Settings, mut call: F) -> (Duration, Duration) {
 }
 
 /// Requests per second with `threads` callers for `duration`.
-fn throughput(threads: usize, duration: Duration, make: impl Fn() -> Box<dyn FnMut() + Send>) -> f64 {
+fn throughput(
+    threads: usize,
+    duration: Duration,
+    make: impl Fn() -> Box<dyn FnMut() + Send>,
+) -> f64 {
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicUsize::new(0));
     let workers: Vec<_> = (0..threads)
@@ -124,28 +133,50 @@ fn throughput(threads: usize, duration: Duration, make: impl Fn() -> Box<dyn FnM
 
 fn grpc_request(inputs: &NamedTensors) -> PredictRequest {
     PredictRequest {
-        model_spec: Some(ModelSpec { name: "model".into(), ..Default::default() }),
-        inputs: inputs.iter().map(|(key, tensor)| (key.clone(), tensor_to_proto(tensor))).collect(),
+        model_spec: Some(ModelSpec {
+            name: "model".into(),
+            ..Default::default()
+        }),
+        inputs: inputs
+            .iter()
+            .map(|(key, tensor)| (key.clone(), tensor_to_proto(tensor)))
+            .collect(),
         ..Default::default()
     }
 }
 
-fn grpc_client(runtime: &tokio::runtime::Runtime, addr: SocketAddr) -> PredictionServiceClient<tonic::transport::Channel> {
+fn grpc_client(
+    runtime: &tokio::runtime::Runtime,
+    addr: SocketAddr,
+) -> PredictionServiceClient<tonic::transport::Channel> {
     runtime.block_on(async {
-        let channel = tonic::transport::Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
+        let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
         PredictionServiceClient::new(channel).max_decoding_message_size(usize::MAX)
     })
 }
 
-fn bench_workload(settings: &Settings, server_runtime: &tokio::runtime::Runtime, workload: &Workload) {
+fn bench_workload(
+    settings: &Settings,
+    server_runtime: &tokio::runtime::Runtime,
+    workload: &Workload,
+) {
     let versions: Vec<i64> = std::fs::read_dir(&workload.base_path)
         .unwrap()
         .flatten()
         .filter_map(|entry| entry.file_name().to_str()?.parse().ok())
         .collect();
     let latest = versions.into_iter().max().expect("a version folder");
-    let backend: Arc<dyn Backend> =
-        Arc::new(TfBackend::load(&workload.base_path.join(latest.to_string()), &LoadOptions::default()).unwrap());
+    let backend: Arc<dyn Backend> = Arc::new(
+        TfBackend::load(
+            &workload.base_path.join(latest.to_string()),
+            &LoadOptions::default(),
+        )
+        .unwrap(),
+    );
 
     // The server runs the very same session.
     let shared = backend.clone();
@@ -156,15 +187,25 @@ fn bench_workload(settings: &Settings, server_runtime: &tokio::runtime::Runtime,
     config.grpc_port = Some(0);
     config.rest_port = Some(0);
     config.poll_interval = None;
-    if let Some(threads) = std::env::var("TFPROBE_BENCH_MODEL_THREADS").ok().and_then(|value| value.parse().ok()) {
+    if let Some(threads) = std::env::var("TFPROBE_BENCH_MODEL_THREADS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+    {
         config.model_threads = threads;
     }
-    let server = server_runtime.block_on(tfprobe::server::start(config)).unwrap();
+    let server = server_runtime
+        .block_on(tfprobe::server::start(config))
+        .unwrap();
     let (rest, grpc) = (server.rest_addr().unwrap(), server.grpc_addr().unwrap());
-    let client_runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let client_runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
 
     let raw = time(settings, || {
-        backend.run("serving_default", workload.inputs.clone(), &[]).unwrap();
+        backend
+            .run("serving_default", workload.inputs.clone(), &[])
+            .unwrap();
     });
     let mut http = Http::connect(rest);
     let rest_latency = time(settings, || {
@@ -174,7 +215,9 @@ fn bench_workload(settings: &Settings, server_runtime: &tokio::runtime::Runtime,
     let mut client = grpc_client(&client_runtime, grpc);
     let request = grpc_request(&workload.inputs);
     let grpc_latency = time(settings, || {
-        client_runtime.block_on(client.predict(request.clone())).unwrap();
+        client_runtime
+            .block_on(client.predict(request.clone()))
+            .unwrap();
     });
 
     let threads = 8;
@@ -194,7 +237,10 @@ fn bench_workload(settings: &Settings, server_runtime: &tokio::runtime::Runtime,
         })
     });
     let grpc_rate = throughput(threads, duration, || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         let mut client = grpc_client(&runtime, grpc);
         let request = request.clone();
         Box::new(move || {
@@ -204,9 +250,22 @@ fn bench_workload(settings: &Settings, server_runtime: &tokio::runtime::Runtime,
     server_runtime.block_on(server.shutdown());
 
     println!("\n{}", workload.label);
-    println!("  {:<22} {:>9} {:>9} {:>13} {:>12}", "", "p50 ms", "p90 ms", "overhead p50", "req/s @8");
-    println!("  {:<22} {:>9.3} {:>9.3} {:>13} {:>12.0}", "raw Backend::run", ms(raw.0), ms(raw.1), "-", raw_rate);
-    for (name, latency, rate) in [("REST (keep-alive)", rest_latency, rest_rate), ("gRPC", grpc_latency, grpc_rate)] {
+    println!(
+        "  {:<22} {:>9} {:>9} {:>13} {:>12}",
+        "", "p50 ms", "p90 ms", "overhead p50", "req/s @8"
+    );
+    println!(
+        "  {:<22} {:>9.3} {:>9.3} {:>13} {:>12.0}",
+        "raw Backend::run",
+        ms(raw.0),
+        ms(raw.1),
+        "-",
+        raw_rate
+    );
+    for (name, latency, rate) in [
+        ("REST (keep-alive)", rest_latency, rest_rate),
+        ("gRPC", grpc_latency, grpc_rate),
+    ] {
         println!(
             "  {:<22} {:>9.3} {:>9.3} {:>10.3} ms {:>12.0}  ({:.2}x raw)",
             name,
@@ -224,25 +283,46 @@ fn main() {
     let full = args.iter().any(|arg| arg == "--bench") && !args.iter().any(|arg| arg == "--quick");
     let quick = args.iter().any(|arg| arg == "--quick");
     let settings = if full {
-        Settings { iterations: 2000, warmup: 200, throughput_for: Duration::from_secs(3) }
+        Settings {
+            iterations: 2000,
+            warmup: 200,
+            throughput_for: Duration::from_secs(3),
+        }
     } else if quick {
-        Settings { iterations: 300, warmup: 50, throughput_for: Duration::from_secs(1) }
+        Settings {
+            iterations: 300,
+            warmup: 50,
+            throughput_for: Duration::from_secs(1),
+        }
     } else {
-        Settings { iterations: 5, warmup: 2, throughput_for: Duration::from_millis(100) }
+        Settings {
+            iterations: 5,
+            warmup: 2,
+            throughput_for: Duration::from_millis(100),
+        }
     };
     match tfprobe::runtime::library::ensure_loaded() {
-        Ok(runtime) => println!("TensorFlow {} from {}", runtime.version, runtime.location.dir.display()),
+        Ok(runtime) => println!(
+            "TensorFlow {} from {}",
+            runtime.version,
+            runtime.location.dir.display()
+        ),
         Err(err) => {
             println!("server benchmark skipped: {err}");
             return;
         }
     }
-    let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+    let cores = std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1);
     println!(
         "{} iterations per latency, {:?} per throughput run, {cores} cores (clients and server share them)",
         settings.iterations, settings.throughput_for
     );
-    let server_runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let server_runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     for workload in workloads() {
         bench_workload(&settings, &server_runtime, &workload);
     }

@@ -5,14 +5,20 @@
 
 mod client_common;
 
-use client_common::{FAKE_MODEL, closed_port, config, fake_rest, html_404, self_signed, silent_listener, tls_proxy};
+use client_common::{
+    FAKE_MODEL, closed_port, config, fake_rest, html_404, self_signed, silent_listener, tls_proxy,
+};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tfprobe::client::{Client, ClientError, ModelClient, Protocol, TlsOptions};
 
 const PROTOCOLS: [Protocol; 2] = [Protocol::Rest, Protocol::Grpc];
 
-async fn status_error(addr: SocketAddr, protocol: Protocol, timeout: Duration) -> (ClientError, Duration) {
+async fn status_error(
+    addr: SocketAddr,
+    protocol: Protocol,
+    timeout: Duration,
+) -> (ClientError, Duration) {
     let mut config = config(addr, protocol, "resnet");
     config.timeout = timeout;
     config.connect_timeout = timeout;
@@ -27,9 +33,15 @@ async fn a_closed_port_is_connection_refused() {
     let addr: SocketAddr = format!("127.0.0.1:{}", closed_port()).parse().unwrap();
     for protocol in PROTOCOLS {
         let (err, elapsed) = status_error(addr, protocol, Duration::from_secs(5)).await;
-        assert!(matches!(err, ClientError::Refused { .. }), "{protocol:?}: {err:?}");
+        assert!(
+            matches!(err, ClientError::Refused { .. }),
+            "{protocol:?}: {err:?}"
+        );
         assert!(err.to_string().contains("connection refused"), "{err}");
-        assert!(elapsed < Duration::from_secs(2), "{protocol:?} took {elapsed:?}");
+        assert!(
+            elapsed < Duration::from_secs(2),
+            "{protocol:?} took {elapsed:?}"
+        );
     }
 }
 
@@ -40,10 +52,17 @@ async fn a_silent_listener_times_out() {
     for protocol in PROTOCOLS {
         let timeout = Duration::from_millis(600);
         let (err, elapsed) = status_error(addr, protocol, timeout).await;
-        assert!(matches!(err, ClientError::TimedOut { .. }), "{protocol:?}: {err:?}");
-        assert!(err.to_string().starts_with("timed out after 600 ms"), "{err}");
         assert!(
-            elapsed >= Duration::from_millis(500) && elapsed < timeout + Duration::from_millis(1500),
+            matches!(err, ClientError::TimedOut { .. }),
+            "{protocol:?}: {err:?}"
+        );
+        assert!(
+            err.to_string().starts_with("timed out after 600 ms"),
+            "{err}"
+        );
+        assert!(
+            elapsed >= Duration::from_millis(500)
+                && elapsed < timeout + Duration::from_millis(1500),
             "{elapsed:?}"
         );
     }
@@ -55,13 +74,23 @@ async fn a_web_server_is_not_tf_serving() {
     let (addr, server) = html_404().await;
     for protocol in PROTOCOLS {
         let (err, elapsed) = status_error(addr, protocol, Duration::from_secs(5)).await;
-        assert!(matches!(err, ClientError::NotTfServing { .. }), "{protocol:?}: {err:?}");
-        assert!(err.to_string().contains("does not look like TF Serving"), "{err}");
+        assert!(
+            matches!(err, ClientError::NotTfServing { .. }),
+            "{protocol:?}: {err:?}"
+        );
+        assert!(
+            err.to_string().contains("does not look like TF Serving"),
+            "{err}"
+        );
         assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
     }
     let mut rest = config(addr, Protocol::Rest, "resnet");
     rest.timeout = Duration::from_secs(5);
-    let err = Client::connect(&rest).unwrap().metadata().await.unwrap_err();
+    let err = Client::connect(&rest)
+        .unwrap()
+        .metadata()
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("HTTP 404 (text/html)"), "{err}");
     server.abort();
 }
@@ -87,7 +116,11 @@ async fn server_errors_keep_code_and_message() {
     let client = Client::connect(&config(fake.addr, Protocol::Rest, "other")).unwrap();
     let err = client.status().await.unwrap_err();
     match &err {
-        ClientError::Server { code, http_status, message } => {
+        ClientError::Server {
+            code,
+            http_status,
+            message,
+        } => {
             assert_eq!((code.as_str(), *http_status), ("NOT_FOUND", Some(404)));
             assert_eq!(message, "Servable not found for request: Latest(other)");
         }
@@ -116,14 +149,23 @@ async fn tls_needs_a_trusted_certificate_unless_told_otherwise() {
     let err = with_tls(TlsOptions::default()).status().await.unwrap_err();
     assert!(matches!(err, ClientError::Tls { .. }), "{err:?}");
     // Trusted through --ca-cert, or accepted through --insecure.
-    let trusted = with_tls(TlsOptions { ca_file: Some(ca.clone()), ..TlsOptions::default() });
+    let trusted = with_tls(TlsOptions {
+        ca_file: Some(ca.clone()),
+        ..TlsOptions::default()
+    });
     assert_eq!(trusted.status().await.unwrap()[0].version, 3);
-    let insecure = with_tls(TlsOptions { accept_invalid_certs: true, ..TlsOptions::default() });
+    let insecure = with_tls(TlsOptions {
+        accept_invalid_certs: true,
+        ..TlsOptions::default()
+    });
     assert_eq!(insecure.metadata().await.unwrap().version, Some(3));
     // A CA file that is not PEM is a settings error.
     std::fs::write(dir.path().join("bad.pem"), "nope").unwrap();
     let mut bad = config(addr, Protocol::Rest, FAKE_MODEL);
-    bad.tls = Some(TlsOptions { ca_file: Some(dir.path().join("bad.pem")), ..TlsOptions::default() });
+    bad.tls = Some(TlsOptions {
+        ca_file: Some(dir.path().join("bad.pem")),
+        ..TlsOptions::default()
+    });
     assert!(matches!(Client::connect(&bad), Err(ClientError::Config(_))));
     proxy.abort();
 }

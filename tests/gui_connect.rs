@@ -27,8 +27,16 @@ fn ctrl_k_opens_the_dialog_and_fields_are_validated() {
     // A fresh dialog has no model name: explained, and nothing can be sent.
     harness.get_by_label_contains("Model name is empty");
     let test_button = harness.get_by_role_and_label(Role::Button, "Test connection");
-    assert!(test_button.accesskit_node().is_disabled(), "Test connection must wait for a valid form");
-    assert!(harness.get_by_role_and_label(Role::Button, "Connect").accesskit_node().is_disabled());
+    assert!(
+        test_button.accesskit_node().is_disabled(),
+        "Test connection must wait for a valid form"
+    );
+    assert!(
+        harness
+            .get_by_role_and_label(Role::Button, "Connect")
+            .accesskit_node()
+            .is_disabled()
+    );
 
     // Typing a model name makes the form valid.
     let field = harness.get_by_label("Model name");
@@ -37,8 +45,17 @@ fn ctrl_k_opens_the_dialog_and_fields_are_validated() {
     harness.step();
     harness.step();
     assert_eq!(harness.state().state.connect.draft.model_name, "resnet");
-    assert!(harness.query_by_label_contains("Model name is empty").is_none());
-    assert!(!harness.get_by_role_and_label(Role::Button, "Test connection").accesskit_node().is_disabled());
+    assert!(
+        harness
+            .query_by_label_contains("Model name is empty")
+            .is_none()
+    );
+    assert!(
+        !harness
+            .get_by_role_and_label(Role::Button, "Test connection")
+            .accesskit_node()
+            .is_disabled()
+    );
 
     // A version that is not a number is refused with the reason.
     let field = harness.get_by_label("Version");
@@ -47,7 +64,12 @@ fn ctrl_k_opens_the_dialog_and_fields_are_validated() {
     harness.step();
     harness.step();
     harness.get_by_label_contains("is not a number");
-    assert!(harness.get_by_role_and_label(Role::Button, "Test connection").accesskit_node().is_disabled());
+    assert!(
+        harness
+            .get_by_role_and_label(Role::Button, "Test connection")
+            .accesskit_node()
+            .is_disabled()
+    );
 
     // An empty host too.
     harness.state_mut().state.connect.draft.version.clear();
@@ -70,7 +92,9 @@ fn a_closed_port_fails_with_a_clear_message() {
         draft.timeout_ms = 3000;
     }
     harness.step();
-    harness.get_by_role_and_label(Role::Button, "Test connection").click();
+    harness
+        .get_by_role_and_label(Role::Button, "Test connection")
+        .click();
     wait_until(&mut harness, "the test to fail", TIMEOUT, |h| {
         matches!(h.state().state.connect.result, Some(Err(_))) && !h.state().state.connect.testing
     });
@@ -79,7 +103,10 @@ fn a_closed_port_fails_with_a_clear_message() {
         Some(Err(message)) => message.clone(),
         other => panic!("expected a failure, got {other:?}"),
     };
-    assert!(message.contains("refused") && message.contains(&port.to_string()), "{message}");
+    assert!(
+        message.contains("refused") && message.contains(&port.to_string()),
+        "{message}"
+    );
     harness.get_by_label_contains("refused");
     assert!(harness.state().state.remote.is_none());
 }
@@ -92,17 +119,28 @@ fn testing_and_connecting_to_a_live_server_shows_the_remote_tree() {
     harness.state_mut().state.connect.draft = server.connection();
     harness.step();
 
-    harness.get_by_role_and_label(Role::Button, "Test connection").click();
-    wait_until(&mut harness, "the test to pass", TIMEOUT, |h| matches!(h.state().state.connect.result, Some(Ok(_))));
+    harness
+        .get_by_role_and_label(Role::Button, "Test connection")
+        .click();
+    wait_until(&mut harness, "the test to pass", TIMEOUT, |h| {
+        matches!(h.state().state.connect.result, Some(Ok(_)))
+    });
     harness.get_by_label_contains("version 1 AVAILABLE");
 
-    harness.get_by_role_and_label(Role::Button, "Connect").click();
-    wait_until(&mut harness, "the remote model", TIMEOUT, |h| h.state().state.remote.is_some());
+    harness
+        .get_by_role_and_label(Role::Button, "Connect")
+        .click();
+    wait_until(&mut harness, "the remote model", TIMEOUT, |h| {
+        h.state().state.remote.is_some()
+    });
     let state = &harness.state().state;
     assert_eq!(state.tree_source, TreeSource::Remote);
     assert_eq!(state.target, TargetChoice::Remote);
     assert!(!state.connect.open, "the dialog closes on success");
-    assert_eq!(state.persisted.recent_hosts.first().map(String::as_str), Some("127.0.0.1"));
+    assert_eq!(
+        state.persisted.recent_hosts.first().map(String::as_str),
+        Some("127.0.0.1")
+    );
     // The same tree as a local model: signatures, tensors, dtypes and shapes.
     harness.get_by_label("Remote model");
     harness.get_by_label("serving_default");

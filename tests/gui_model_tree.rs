@@ -5,8 +5,8 @@
 mod gui_support;
 
 use egui::accesskit::Role;
-use gui_support::{app_harness, drop_file, repo, wait_until};
 use egui_kittest::kittest::{NodeT, Queryable};
+use gui_support::{app_harness, drop_file, repo, wait_until};
 use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -15,14 +15,21 @@ const TIMEOUT: Duration = Duration::from_secs(20);
 fn opening_a_base_path_shows_signatures_inputs_outputs_and_dtypes() {
     let model = repo().join("tests/fixtures/models/seedlike");
     let mut harness = app_harness(vec![model]);
-    wait_until(&mut harness, "the model to open", TIMEOUT, |h| h.state().state.local.is_some());
+    wait_until(&mut harness, "the model to open", TIMEOUT, |h| {
+        h.state().state.local.is_some()
+    });
 
     // Tag-set, signatures (non-internal ones open), method names.
     harness.get_by_label("Tag-set: serve");
     harness.get_by_label("serving_default");
     harness.get_by_label("predict");
     harness.get_by_label("__saved_model_init_op");
-    assert!(!harness.get_all_by_label("tensorflow/serving/predict").collect::<Vec<_>>().is_empty());
+    assert!(
+        !harness
+            .get_all_by_label("tensorflow/serving/predict")
+            .collect::<Vec<_>>()
+            .is_empty()
+    );
     // Inputs and outputs with dtype and shape chips and tensor names.
     assert!(harness.get_all_by_label("image_bytes").count() >= 2);
     assert!(harness.get_all_by_label("DT_STRING").count() >= 2);
@@ -47,7 +54,10 @@ fn opening_a_base_path_shows_signatures_inputs_outputs_and_dtypes() {
     harness.step();
     harness.step();
     harness.get_by_label("NoOp");
-    assert!(harness.query_by_label("Const").is_none(), "the filter hides other ops");
+    assert!(
+        harness.query_by_label("Const").is_none(),
+        "the filter hides other ops"
+    );
 }
 
 #[test]
@@ -57,11 +67,16 @@ fn a_folder_dropped_on_the_window_opens_and_lands_in_recent() {
     harness.get_by_label("No model open.");
     let model = repo().join("assets/models/efficientnet_lite0/1");
     drop_file(&mut harness, model.clone());
-    wait_until(&mut harness, "the dropped model to open", TIMEOUT, |h| h.state().state.local.is_some());
+    wait_until(&mut harness, "the dropped model to open", TIMEOUT, |h| {
+        h.state().state.local.is_some()
+    });
     harness.get_by_label("efficientnet_lite0");
     harness.get_by_label("serving_default");
     assert!(harness.get_all_by_label("probabilities").count() >= 2);
-    assert_eq!(harness.state().state.persisted.recent_models.first(), Some(&model));
+    assert_eq!(
+        harness.state().state.persisted.recent_models.first(),
+        Some(&model)
+    );
 }
 
 #[test]
@@ -69,24 +84,46 @@ fn a_broken_model_shows_its_error_in_the_window() {
     for broken in ["garbage", "empty_pb", "truncated", "not_a_model"] {
         let path = repo().join("tests/fixtures/models/broken").join(broken);
         let mut harness = app_harness(vec![path]);
-        wait_until(&mut harness, "the error", TIMEOUT, |h| h.state().state.model_error.is_some());
+        wait_until(&mut harness, "the error", TIMEOUT, |h| {
+            h.state().state.model_error.is_some()
+        });
         harness.get_by_label("Could not open the model");
-        let message = harness.state().state.model_error.clone().unwrap_or_default();
+        let message = harness
+            .state()
+            .state
+            .model_error
+            .clone()
+            .unwrap_or_default();
         assert!(!message.is_empty(), "{broken}: empty error");
-        assert!(harness.state().state.local.is_none(), "{broken}: no model must be shown");
+        assert!(
+            harness.state().state.local.is_none(),
+            "{broken}: no model must be shown"
+        );
         // Dismissing the error removes it.
-        harness.get_by_role_and_label(Role::Button, "Dismiss").click();
+        harness
+            .get_by_role_and_label(Role::Button, "Dismiss")
+            .click();
         harness.step();
         harness.step();
-        assert!(harness.query_by_label("Could not open the model").is_none(), "{broken}");
+        assert!(
+            harness.query_by_label("Could not open the model").is_none(),
+            "{broken}"
+        );
     }
 }
 
 #[test]
 fn a_missing_path_from_the_command_line_is_an_error_not_a_crash() {
     let mut harness = app_harness(vec![repo().join("tests/fixtures/models/does-not-exist")]);
-    wait_until(&mut harness, "the error", TIMEOUT, |h| h.state().state.model_error.is_some());
-    let message = harness.state().state.model_error.clone().unwrap_or_default();
+    wait_until(&mut harness, "the error", TIMEOUT, |h| {
+        h.state().state.model_error.is_some()
+    });
+    let message = harness
+        .state()
+        .state
+        .model_error
+        .clone()
+        .unwrap_or_default();
     assert!(message.contains("does-not-exist"), "{message}");
     harness.get_by_label("Could not open the model");
 }
@@ -95,10 +132,24 @@ fn a_missing_path_from_the_command_line_is_an_error_not_a_crash() {
 fn a_dropped_file_that_is_neither_model_nor_image_says_why() {
     let mut harness = app_harness(Vec::new());
     harness.step();
-    drop_file(&mut harness, repo().join("tests/fixtures/images/not_an_image.txt"));
-    wait_until(&mut harness, "the explanation", TIMEOUT, |h| !h.state().state.notices.is_empty());
-    let notice = harness.state().state.notices.last().map(|notice| notice.text.clone()).unwrap_or_default();
-    assert!(notice.contains("neither a SavedModel nor an image"), "{notice}");
+    drop_file(
+        &mut harness,
+        repo().join("tests/fixtures/images/not_an_image.txt"),
+    );
+    wait_until(&mut harness, "the explanation", TIMEOUT, |h| {
+        !h.state().state.notices.is_empty()
+    });
+    let notice = harness
+        .state()
+        .state
+        .notices
+        .last()
+        .map(|notice| notice.text.clone())
+        .unwrap_or_default();
+    assert!(
+        notice.contains("neither a SavedModel nor an image"),
+        "{notice}"
+    );
     harness.get_by_label_contains("neither a SavedModel nor an image");
     assert!(harness.state().state.predict.items.is_empty());
 }

@@ -12,18 +12,32 @@ use tfprobe::ui::state::PredictStatus;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-fn connected_harness(server: &FakeServer) -> egui_kittest::Harness<'static, tfprobe::ui::TfprobeApp> {
+fn connected_harness(
+    server: &FakeServer,
+) -> egui_kittest::Harness<'static, tfprobe::ui::TfprobeApp> {
     let mut harness = app_harness(Vec::new());
     harness.step();
-    harness.state_mut().push_command(Command::Connect(server.connection()));
-    wait_until(&mut harness, "the connection", TIMEOUT, |h| h.state().state.remote.is_some());
+    harness
+        .state_mut()
+        .push_command(Command::Connect(server.connection()));
+    wait_until(&mut harness, "the connection", TIMEOUT, |h| {
+        h.state().state.remote.is_some()
+    });
     harness
 }
 
-fn all_done(harness: &egui_kittest::Harness<'static, tfprobe::ui::TfprobeApp>, count: usize) -> bool {
+fn all_done(
+    harness: &egui_kittest::Harness<'static, tfprobe::ui::TfprobeApp>,
+    count: usize,
+) -> bool {
     let items = &harness.state().state.predict.items;
     items.len() == count
-        && items.iter().all(|item| matches!(item.status, PredictStatus::Done(_) | PredictStatus::Failed(_)) && item.thumbnail.is_some())
+        && items.iter().all(|item| {
+            matches!(
+                item.status,
+                PredictStatus::Done(_) | PredictStatus::Failed(_)
+            ) && item.thumbnail.is_some()
+        })
 }
 
 #[test]
@@ -32,23 +46,37 @@ fn a_dropped_jpeg_shows_top_k_bars_with_labels_and_percentages() {
     let mut harness = connected_harness(&server);
     harness.get_by_label_contains("Drop JPEG or PNG images here");
 
-    drop_file(&mut harness, repo().join("tests/fixtures/images/gradient_48x40.jpg"));
+    drop_file(
+        &mut harness,
+        repo().join("tests/fixtures/images/gradient_48x40.jpg"),
+    );
     wait_until(&mut harness, "the prediction", TIMEOUT, |h| all_done(h, 1));
     let item = &harness.state().state.predict.items[0];
     let PredictStatus::Done(outcome) = &item.status else {
-        panic!("the prediction failed: {}", match &item.status {
-            PredictStatus::Failed(message) => message.as_str(),
-            _ => "?",
-        })
+        panic!(
+            "the prediction failed: {}",
+            match &item.status {
+                PredictStatus::Failed(message) => message.as_str(),
+                _ => "?",
+            }
+        )
     };
     assert!(outcome.latency_ms > 0.0);
-    assert!(outcome.input_summary.contains("image_bytes"), "{}", outcome.input_summary);
+    assert!(
+        outcome.input_summary.contains("image_bytes"),
+        "{}",
+        outcome.input_summary
+    );
 
     // The bars: label, progress bar with the percentage, best first.
     harness.get_by_label(TOP_LABEL);
     harness.get_by_label("tabby, tabby cat");
     let bars: Vec<_> = harness.get_all_by_role(Role::ProgressIndicator).collect();
-    assert!(bars.len() >= 4, "expected a bar per class, found {}", bars.len());
+    assert!(
+        bars.len() >= 4,
+        "expected a bar per class, found {}",
+        bars.len()
+    );
     harness.get_by_label_contains("70.0 %");
     harness.get_by_label_contains("20.0 %");
     harness.get_by_label_contains("ms");
@@ -65,21 +93,44 @@ fn several_images_fill_a_results_table_and_bad_files_explain_themselves() {
     let server = FakeServer::start(Duration::ZERO);
     let mut harness = connected_harness(&server);
     for name in ["gradient_48x40.png", "rgba_20x10.png", "corrupt.jpg"] {
-        drop_file(&mut harness, repo().join("tests/fixtures/images").join(name));
+        drop_file(
+            &mut harness,
+            repo().join("tests/fixtures/images").join(name),
+        );
     }
     wait_until(&mut harness, "three results", TIMEOUT, |h| {
         let items = &h.state().state.predict.items;
         items.len() == 3
-            && items.iter().all(|item| matches!(item.status, PredictStatus::Done(_) | PredictStatus::Failed(_)))
+            && items.iter().all(|item| {
+                matches!(
+                    item.status,
+                    PredictStatus::Done(_) | PredictStatus::Failed(_)
+                )
+            })
             && items.iter().filter(|item| item.thumbnail.is_some()).count() == 2
     });
     harness.get_by_label("Image");
     harness.get_by_label("Top-1");
     for name in ["gradient_48x40.png", "rgba_20x10.png", "corrupt.jpg"] {
-        assert!(harness.query_all_by_label(name).count() >= 1, "{name} in the table");
+        assert!(
+            harness.query_all_by_label(name).count() >= 1,
+            "{name} in the table"
+        );
     }
-    assert!(harness.get_all_by_label_contains(&format!("{TOP_LABEL} 70.0 %")).count() >= 2);
-    let failed = harness.state().state.predict.items.iter().filter(|item| matches!(item.status, PredictStatus::Failed(_))).count();
+    assert!(
+        harness
+            .get_all_by_label_contains(&format!("{TOP_LABEL} 70.0 %"))
+            .count()
+            >= 2
+    );
+    let failed = harness
+        .state()
+        .state
+        .predict
+        .items
+        .iter()
+        .filter(|item| matches!(item.status, PredictStatus::Failed(_)))
+        .count();
     assert_eq!(failed, 1, "the corrupt JPEG fails, the others succeed");
     harness.get_by_label_contains("error:");
 }
@@ -89,14 +140,32 @@ fn images_dropped_before_any_server_wait_and_run_once_connected() {
     let server = FakeServer::start(Duration::ZERO);
     let mut harness = app_harness(Vec::new());
     harness.step();
-    drop_file(&mut harness, repo().join("tests/fixtures/images/gradient_48x40.png"));
+    drop_file(
+        &mut harness,
+        repo().join("tests/fixtures/images/gradient_48x40.png"),
+    );
     wait_until(&mut harness, "the image to wait", TIMEOUT, |h| {
-        h.state().state.predict.items.first().is_some_and(|item| matches!(item.status, PredictStatus::Waiting))
+        h.state()
+            .state
+            .predict
+            .items
+            .first()
+            .is_some_and(|item| matches!(item.status, PredictStatus::Waiting))
     });
     harness.get_by_label_contains("Waiting");
-    harness.state_mut().push_command(Command::Connect(server.connection()));
+    harness
+        .state_mut()
+        .push_command(Command::Connect(server.connection()));
     wait_until(&mut harness, "the prediction", TIMEOUT, |h| all_done(h, 1));
     harness.get_by_label(TOP_LABEL);
-    let bar = harness.get_all_by_role(Role::ProgressIndicator).next().expect("a bar");
-    assert!(bar.accesskit_node().numeric_value().is_some_and(|value| value > 0.0), "{bar:?}");
+    let bar = harness
+        .get_all_by_role(Role::ProgressIndicator)
+        .next()
+        .expect("a bar");
+    assert!(
+        bar.accesskit_node()
+            .numeric_value()
+            .is_some_and(|value| value > 0.0),
+        "{bar:?}"
+    );
 }

@@ -57,11 +57,23 @@ fn settings_survive_a_restart() {
     let mut storage = MemoryStorage::default();
     eframe::App::save(&mut app, &mut storage);
 
-    let restored: Persisted = eframe::get_value(&storage, STATE_KEY).expect("saved state reads back");
+    let restored: Persisted =
+        eframe::get_value(&storage, STATE_KEY).expect("saved state reads back");
     assert_eq!(restored, app.state.persisted);
-    assert_eq!(restored.recent_models, vec![std::path::PathBuf::from("/models/a/1"), "/models/b".into()], "most recent first, no duplicates");
-    let reopened = TfprobeApp::with_state(&egui::Context::default(), restored, LaunchOptions::default());
-    assert_eq!(reopened.state.persisted.saved_connections[0].title(), "grpcs://models.example:8500/resnet");
+    assert_eq!(
+        restored.recent_models,
+        vec![std::path::PathBuf::from("/models/a/1"), "/models/b".into()],
+        "most recent first, no duplicates"
+    );
+    let reopened = TfprobeApp::with_state(
+        &egui::Context::default(),
+        restored,
+        LaunchOptions::default(),
+    );
+    assert_eq!(
+        reopened.state.persisted.saved_connections[0].title(),
+        "grpcs://models.example:8500/resnet"
+    );
     assert_eq!(reopened.state.persisted.latency.requests, 1234);
     assert_eq!(reopened.state.persisted.tab, Tab::Latency);
 }
@@ -69,7 +81,11 @@ fn settings_survive_a_restart() {
 #[test]
 fn partial_or_old_saved_state_loads_with_defaults() {
     let mut storage = MemoryStorage::default();
-    eframe::Storage::set_string(&mut storage, STATE_KEY, "(theme: Light, latency: (requests: 7))".into());
+    eframe::Storage::set_string(
+        &mut storage,
+        STATE_KEY,
+        "(theme: Light, latency: (requests: 7))".into(),
+    );
     let restored: Persisted = eframe::get_value(&storage, STATE_KEY).expect("partial state loads");
     assert_eq!(restored.theme, ThemeChoice::Light);
     assert_eq!(restored.latency.requests, 7);
@@ -89,7 +105,13 @@ fn recent_lists_are_bounded() {
         persisted.add_recent_model(format!("/models/{index}").into());
         persisted.add_recent_host(format!("host{index}"));
     }
-    assert_eq!(persisted.recent_models.len(), tfprobe::ui::state::MAX_RECENT);
-    assert_eq!(persisted.recent_models[0], std::path::PathBuf::from("/models/29"));
+    assert_eq!(
+        persisted.recent_models.len(),
+        tfprobe::ui::state::MAX_RECENT
+    );
+    assert_eq!(
+        persisted.recent_models[0],
+        std::path::PathBuf::from("/models/29")
+    );
     assert_eq!(persisted.recent_hosts.len(), tfprobe::ui::state::MAX_RECENT);
 }

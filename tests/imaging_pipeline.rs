@@ -6,14 +6,16 @@ use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 use std::io::Cursor;
 use std::path::PathBuf;
 use tfprobe::imaging::{
-    ChannelOrder, ImageError, ImageOptions, InputPlan, Layout, Normalization, ResizeFilter, decode_image, image_input,
-    plan_input, resize_and_crop,
+    ChannelOrder, ImageError, ImageOptions, InputPlan, Layout, Normalization, ResizeFilter,
+    decode_image, image_input, plan_input, resize_and_crop,
 };
 use tfprobe::model::{DType, Shape, SignatureInfo, TensorInfoView};
 use tfprobe::tensor::TensorData;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/images").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/images")
+        .join(name)
 }
 
 /// 4x2: a row of red, green, blue, white over a row of black, grey, yellow, cyan.
@@ -33,7 +35,9 @@ fn sample() -> RgbImage {
 
 fn encode(image: &RgbImage, format: ImageFormat) -> Vec<u8> {
     let mut out = Cursor::new(Vec::new());
-    DynamicImage::ImageRgb8(image.clone()).write_to(&mut out, format).expect("encode");
+    DynamicImage::ImageRgb8(image.clone())
+        .write_to(&mut out, format)
+        .expect("encode");
     out.into_inner()
 }
 
@@ -54,7 +58,12 @@ fn signature(dtype: DType, sizes: &[i64]) -> SignatureInfo {
 #[test]
 fn lossless_formats_decode_to_the_same_pixels() {
     let original = sample();
-    for format in [ImageFormat::Png, ImageFormat::Bmp, ImageFormat::WebP, ImageFormat::Gif] {
+    for format in [
+        ImageFormat::Png,
+        ImageFormat::Bmp,
+        ImageFormat::WebP,
+        ImageFormat::Gif,
+    ] {
         let bytes = encode(&original, format);
         let decoded = decode_image(&bytes).unwrap_or_else(|err| panic!("{format:?}: {err}"));
         assert_eq!(decoded.format, format);
@@ -65,14 +74,26 @@ fn lossless_formats_decode_to_the_same_pixels() {
 
 #[test]
 fn jpeg_decodes_close_to_the_original() {
-    let big = RgbImage::from_fn(32, 16, |x, _| if x < 16 { Rgb([250, 10, 10]) } else { Rgb([10, 10, 250]) });
-    let decoded = decode_image(&encode(&big, ImageFormat::Jpeg)).unwrap().image.to_rgb8();
+    let big = RgbImage::from_fn(32, 16, |x, _| {
+        if x < 16 {
+            Rgb([250, 10, 10])
+        } else {
+            Rgb([10, 10, 250])
+        }
+    });
+    let decoded = decode_image(&encode(&big, ImageFormat::Jpeg))
+        .unwrap()
+        .image
+        .to_rgb8();
     assert_eq!(decoded.dimensions(), (32, 16));
     for (x, y, pixel) in decoded.enumerate_pixels() {
         if (6..10).contains(&y) && !(12..20).contains(&x) {
             let want = big.get_pixel(x, y);
             for channel in 0..3 {
-                assert!(pixel[channel].abs_diff(want[channel]) < 24, "({x},{y}) {pixel:?} vs {want:?}");
+                assert!(
+                    pixel[channel].abs_diff(want[channel]) < 24,
+                    "({x},{y}) {pixel:?} vs {want:?}"
+                );
             }
         }
     }
@@ -104,17 +125,32 @@ fn with_exif_orientation(jpeg: &[u8], orientation: u16) -> Vec<u8> {
 #[test]
 fn exif_orientation_is_applied() {
     // 32 wide, 16 high: left half red, right half blue.
-    let photo = RgbImage::from_fn(32, 16, |x, _| if x < 16 { Rgb([250, 0, 0]) } else { Rgb([0, 0, 250]) });
+    let photo = RgbImage::from_fn(32, 16, |x, _| {
+        if x < 16 {
+            Rgb([250, 0, 0])
+        } else {
+            Rgb([0, 0, 250])
+        }
+    });
     let jpeg = encode(&photo, ImageFormat::Jpeg);
     // 6 = rotate 90 degrees clockwise: the left half ends up on top.
     let decoded = decode_image(&with_exif_orientation(&jpeg, 6)).unwrap();
     assert_eq!(decoded.exif_orientation, 6);
     let rotated = decoded.image.to_rgb8();
     assert_eq!(rotated.dimensions(), (16, 32));
-    assert!(rotated.get_pixel(8, 4)[0] > 200 && rotated.get_pixel(8, 4)[2] < 50, "top is red");
-    assert!(rotated.get_pixel(8, 28)[2] > 200 && rotated.get_pixel(8, 28)[0] < 50, "bottom is blue");
+    assert!(
+        rotated.get_pixel(8, 4)[0] > 200 && rotated.get_pixel(8, 4)[2] < 50,
+        "top is red"
+    );
+    assert!(
+        rotated.get_pixel(8, 28)[2] > 200 && rotated.get_pixel(8, 28)[0] < 50,
+        "bottom is blue"
+    );
     // 3 = rotate 180: blue on the left.
-    let turned = decode_image(&with_exif_orientation(&jpeg, 3)).unwrap().image.to_rgb8();
+    let turned = decode_image(&with_exif_orientation(&jpeg, 3))
+        .unwrap()
+        .image
+        .to_rgb8();
     assert_eq!(turned.dimensions(), (32, 16));
     assert!(turned.get_pixel(4, 8)[2] > 200, "left is blue");
 }
@@ -129,16 +165,31 @@ fn centre_crop_and_resize_sizes() {
     let columns: Vec<u8> = (0..4).map(|x| square.get_pixel(x, 0)[0]).collect();
     assert_eq!(columns, vec![20, 30, 40, 50]);
     // Half the size: the 4x4 centre box shrunk to 2x2.
-    assert_eq!(resize_and_crop(&wide, 2, 2, 1.0, ResizeFilter::Bilinear).dimensions(), (2, 2));
+    assert_eq!(
+        resize_and_crop(&wide, 2, 2, 1.0, ResizeFilter::Bilinear).dimensions(),
+        (2, 2)
+    );
     // A 50 % crop fraction keeps columns 3..5 (2x2 box) only.
     let tight = resize_and_crop(&wide, 2, 2, 0.5, ResizeFilter::Nearest);
-    assert_eq!((tight.get_pixel(0, 0)[0], tight.get_pixel(1, 0)[0]), (30, 40));
+    assert_eq!(
+        (tight.get_pixel(0, 0)[0], tight.get_pixel(1, 0)[0]),
+        (30, 40)
+    );
     // Same aspect: a plain resize. Tall targets crop rows instead.
-    assert_eq!(resize_and_crop(&wide, 16, 8, 1.0, ResizeFilter::Bicubic).dimensions(), (16, 8));
-    assert_eq!(resize_and_crop(&wide, 3, 7, 1.0, ResizeFilter::Lanczos3).dimensions(), (3, 7));
+    assert_eq!(
+        resize_and_crop(&wide, 16, 8, 1.0, ResizeFilter::Bicubic).dimensions(),
+        (16, 8)
+    );
+    assert_eq!(
+        resize_and_crop(&wide, 3, 7, 1.0, ResizeFilter::Lanczos3).dimensions(),
+        (3, 7)
+    );
     // A 1x1 image to any size.
     let dot = DynamicImage::ImageRgb8(RgbImage::from_pixel(1, 1, Rgb([9, 9, 9])));
-    assert_eq!(resize_and_crop(&dot, 5, 3, 1.0, ResizeFilter::Bilinear).get_pixel(4, 2)[0], 9);
+    assert_eq!(
+        resize_and_crop(&dot, 5, 3, 1.0, ResizeFilter::Bilinear).get_pixel(4, 2)[0],
+        9
+    );
 }
 
 fn one_pixel_png(rgb: [u8; 3]) -> Vec<u8> {
@@ -148,7 +199,10 @@ fn one_pixel_png(rgb: [u8; 3]) -> Vec<u8> {
 fn floats(data: &TensorData) -> Vec<f32> {
     match data {
         TensorData::Float(values) => values.clone(),
-        TensorData::Half(values) => values.iter().map(|&v| half::f16::from_bits(v).to_f32()).collect(),
+        TensorData::Half(values) => values
+            .iter()
+            .map(|&v| half::f16::from_bits(v).to_f32())
+            .collect(),
         other => panic!("not float: {other:?}"),
     }
 }
@@ -158,7 +212,10 @@ fn each_preset_matches_hand_computed_values() {
     let png = one_pixel_png([200, 100, 50]);
     let sig = signature(DType::FLOAT, &[-1, 1, 1, 3]);
     let expect = |preset: Normalization, want: [f32; 3]| {
-        let options = ImageOptions { normalization: Some(preset), ..ImageOptions::default() };
+        let options = ImageOptions {
+            normalization: Some(preset),
+            ..ImageOptions::default()
+        };
         let (key, tensor) = image_input(&png, &sig, &options).unwrap();
         assert_eq!(key, "images");
         assert_eq!(tensor.shape, vec![1, 1, 1, 3]);
@@ -167,12 +224,25 @@ fn each_preset_matches_hand_computed_values() {
             assert!((g - w).abs() < 1e-6, "{preset:?}: {got:?} vs {want:?}");
         }
     };
-    expect(Normalization::Unit, [200.0 / 255.0, 100.0 / 255.0, 50.0 / 255.0]);
-    expect(Normalization::Symmetric, [200.0 / 127.5 - 1.0, 100.0 / 127.5 - 1.0, 50.0 / 127.5 - 1.0]);
-    expect(Normalization::Centered127, [73.0 / 128.0, -27.0 / 128.0, -77.0 / 128.0]);
+    expect(
+        Normalization::Unit,
+        [200.0 / 255.0, 100.0 / 255.0, 50.0 / 255.0],
+    );
+    expect(
+        Normalization::Symmetric,
+        [200.0 / 127.5 - 1.0, 100.0 / 127.5 - 1.0, 50.0 / 127.5 - 1.0],
+    );
+    expect(
+        Normalization::Centered127,
+        [73.0 / 128.0, -27.0 / 128.0, -77.0 / 128.0],
+    );
     expect(
         Normalization::ImageNet,
-        [(200.0 / 255.0 - 0.485) / 0.229, (100.0 / 255.0 - 0.456) / 0.224, (50.0 / 255.0 - 0.406) / 0.225],
+        [
+            (200.0 / 255.0 - 0.485) / 0.229,
+            (100.0 / 255.0 - 0.456) / 0.224,
+            (50.0 / 255.0 - 0.406) / 0.225,
+        ],
     );
     expect(Normalization::Raw, [200.0, 100.0, 50.0]);
 
@@ -184,16 +254,37 @@ fn each_preset_matches_hand_computed_values() {
     };
     let (_, tensor) = image_input(&png, &sig, &options).unwrap();
     let got = floats(&tensor.data);
-    assert!((got[0] - (50.0 / 255.0 - 0.406) / 0.225).abs() < 1e-6, "{got:?}");
-    assert!((got[2] - (200.0 / 255.0 - 0.485) / 0.229).abs() < 1e-6, "{got:?}");
+    assert!(
+        (got[0] - (50.0 / 255.0 - 0.406) / 0.225).abs() < 1e-6,
+        "{got:?}"
+    );
+    assert!(
+        (got[2] - (200.0 / 255.0 - 0.485) / 0.229).abs() < 1e-6,
+        "{got:?}"
+    );
 
     // uint8 inputs get raw values; half inputs the preset in f16; the default is 0..1.
-    let (_, tensor) = image_input(&png, &signature(DType::UINT8, &[1, 1, 1, 3]), &ImageOptions::default()).unwrap();
+    let (_, tensor) = image_input(
+        &png,
+        &signature(DType::UINT8, &[1, 1, 1, 3]),
+        &ImageOptions::default(),
+    )
+    .unwrap();
     assert_eq!(tensor.data, TensorData::UInt8(vec![200, 100, 50]));
-    let (_, tensor) = image_input(&png, &signature(DType::HALF, &[1, 1, 1, 3]), &ImageOptions::default()).unwrap();
+    let (_, tensor) = image_input(
+        &png,
+        &signature(DType::HALF, &[1, 1, 1, 3]),
+        &ImageOptions::default(),
+    )
+    .unwrap();
     assert!((floats(&tensor.data)[0] - 200.0 / 255.0).abs() < 1e-3);
     // Grey input: BT.601 luma.
-    let (_, tensor) = image_input(&png, &signature(DType::UINT8, &[1, 1, 1, 1]), &ImageOptions::default()).unwrap();
+    let (_, tensor) = image_input(
+        &png,
+        &signature(DType::UINT8, &[1, 1, 1, 1]),
+        &ImageOptions::default(),
+    )
+    .unwrap();
     let luma = (0.2989f32 * 200.0 + 0.587 * 100.0 + 0.114 * 50.0).round() as u8;
     assert_eq!(tensor.data, TensorData::UInt8(vec![luma]));
 }
@@ -202,29 +293,59 @@ fn each_preset_matches_hand_computed_values() {
 fn layouts_and_open_sizes_follow_the_signature() {
     let png = encode(&sample(), ImageFormat::Png);
     // NHWC with open H and W: --size decides.
-    let options = ImageOptions { size: Some((6, 10)), ..ImageOptions::default() };
-    let (_, tensor) = image_input(&png, &signature(DType::FLOAT, &[-1, -1, -1, 3]), &options).unwrap();
+    let options = ImageOptions {
+        size: Some((6, 10)),
+        ..ImageOptions::default()
+    };
+    let (_, tensor) =
+        image_input(&png, &signature(DType::FLOAT, &[-1, -1, -1, 3]), &options).unwrap();
     assert_eq!(tensor.shape, vec![1, 6, 10, 3]);
     // Open sizes default to 224x224.
-    let (_, tensor) = image_input(&png, &signature(DType::FLOAT, &[-1, -1, -1, 3]), &ImageOptions::default()).unwrap();
+    let (_, tensor) = image_input(
+        &png,
+        &signature(DType::FLOAT, &[-1, -1, -1, 3]),
+        &ImageOptions::default(),
+    )
+    .unwrap();
     assert_eq!(tensor.shape, vec![1, 224, 224, 3]);
     // NCHW is detected from the shape: the planes are R, G, B.
     let sig = signature(DType::UINT8, &[-1, 3, 2, 4]);
-    let InputPlan::Pixels { spec, .. } = plan_input(&sig, &ImageOptions::default()).unwrap() else { panic!() };
+    let InputPlan::Pixels { spec, .. } = plan_input(&sig, &ImageOptions::default()).unwrap() else {
+        panic!()
+    };
     assert_eq!((spec.layout, spec.height, spec.width), (Layout::Nchw, 2, 4));
     let (_, tensor) = image_input(&png, &sig, &ImageOptions::default()).unwrap();
     assert_eq!(tensor.shape, vec![1, 3, 2, 4]);
-    let TensorData::UInt8(values) = &tensor.data else { panic!() };
-    assert_eq!(&values[0..8], &[255, 0, 0, 255, 0, 128, 255, 0], "the red plane");
-    assert_eq!(&values[16..24], &[0, 0, 255, 255, 0, 128, 0, 255], "the blue plane");
+    let TensorData::UInt8(values) = &tensor.data else {
+        panic!()
+    };
+    assert_eq!(
+        &values[0..8],
+        &[255, 0, 0, 255, 0, 128, 255, 0],
+        "the red plane"
+    );
+    assert_eq!(
+        &values[16..24],
+        &[0, 0, 255, 255, 0, 128, 0, 255],
+        "the blue plane"
+    );
     // Rank 3 (no batch dimension).
-    let (_, tensor) = image_input(&png, &signature(DType::FLOAT, &[2, 4, 3]), &ImageOptions::default()).unwrap();
+    let (_, tensor) = image_input(
+        &png,
+        &signature(DType::FLOAT, &[2, 4, 3]),
+        &ImageOptions::default(),
+    )
+    .unwrap();
     assert_eq!(tensor.shape, vec![2, 4, 3]);
     // RGBA and grey files feed 3-channel inputs.
     for name in ["rgba_20x10.png", "gray_16x16.png", "gradient_48x40.jpg"] {
         let bytes = std::fs::read(fixture(name)).unwrap();
-        let (_, tensor) =
-            image_input(&bytes, &signature(DType::FLOAT, &[1, 8, 8, 3]), &ImageOptions::default()).unwrap();
+        let (_, tensor) = image_input(
+            &bytes,
+            &signature(DType::FLOAT, &[1, 8, 8, 3]),
+            &ImageOptions::default(),
+        )
+        .unwrap();
         assert_eq!(tensor.shape, vec![1, 8, 8, 3], "{name}");
     }
 }
@@ -232,25 +353,51 @@ fn layouts_and_open_sizes_follow_the_signature() {
 #[test]
 fn encoded_byte_inputs_get_the_file_unchanged() {
     let bytes = std::fs::read(fixture("gradient_48x40.jpg")).unwrap();
-    let (key, tensor) = image_input(&bytes, &signature(DType::STRING, &[-1]), &ImageOptions::default()).unwrap();
+    let (key, tensor) = image_input(
+        &bytes,
+        &signature(DType::STRING, &[-1]),
+        &ImageOptions::default(),
+    )
+    .unwrap();
     assert_eq!(key, "images");
     assert_eq!(tensor.shape, vec![1]);
     assert_eq!(tensor.data, TensorData::String(vec![bytes.clone()]));
-    let (_, scalar) = image_input(&bytes, &signature(DType::STRING, &[]), &ImageOptions::default()).unwrap();
+    let (_, scalar) = image_input(
+        &bytes,
+        &signature(DType::STRING, &[]),
+        &ImageOptions::default(),
+    )
+    .unwrap();
     assert!(scalar.shape.is_empty());
 }
 
 #[test]
 fn bad_files_and_unusable_signatures_are_clear_errors() {
     let text = std::fs::read(fixture("not_an_image.txt")).unwrap();
-    let err = image_input(&text, &signature(DType::STRING, &[-1]), &ImageOptions::default()).unwrap_err();
+    let err = image_input(
+        &text,
+        &signature(DType::STRING, &[-1]),
+        &ImageOptions::default(),
+    )
+    .unwrap_err();
     assert!(matches!(err, ImageError::NotAnImage(_)), "{err}");
     assert!(err.to_string().starts_with("not an image"), "{err}");
     let corrupt = std::fs::read(fixture("corrupt.jpg")).unwrap();
-    let err = image_input(&corrupt, &signature(DType::FLOAT, &[1, 4, 4, 3]), &ImageOptions::default()).unwrap_err();
+    let err = image_input(
+        &corrupt,
+        &signature(DType::FLOAT, &[1, 4, 4, 3]),
+        &ImageOptions::default(),
+    )
+    .unwrap_err();
     assert!(matches!(err, ImageError::Corrupt { .. }), "{err}");
     // Truncated files of every format: errors, never panics.
-    for format in [ImageFormat::Png, ImageFormat::Bmp, ImageFormat::WebP, ImageFormat::Gif, ImageFormat::Jpeg] {
+    for format in [
+        ImageFormat::Png,
+        ImageFormat::Bmp,
+        ImageFormat::WebP,
+        ImageFormat::Gif,
+        ImageFormat::Jpeg,
+    ] {
         let bytes = encode(&sample(), format);
         for cut in [4, bytes.len() / 2] {
             let _ = decode_image(&bytes[..cut]);
@@ -263,7 +410,8 @@ fn bad_files_and_unusable_signatures_are_clear_errors() {
         (DType::FLOAT, vec![-1, 8, 8, 7], "7 channels"),
         (DType::STRING, vec![-1, 2], "rank 2"),
     ] {
-        let err = image_input(&png, &signature(dtype, &sizes), &ImageOptions::default()).unwrap_err();
+        let err =
+            image_input(&png, &signature(dtype, &sizes), &ImageOptions::default()).unwrap_err();
         assert!(err.to_string().contains(wanted), "{err}");
     }
     let mut two = signature(DType::FLOAT, &[1]);
@@ -274,7 +422,12 @@ fn bad_files_and_unusable_signatures_are_clear_errors() {
         shape: Shape::from_sizes(&[1]),
         name: String::new(),
     });
-    assert!(image_input(&png, &two, &ImageOptions::default()).unwrap_err().to_string().contains("name one"));
+    assert!(
+        image_input(&png, &two, &ImageOptions::default())
+            .unwrap_err()
+            .to_string()
+            .contains("name one")
+    );
 }
 
 #[test]
@@ -286,12 +439,26 @@ fn preprocessing_json_in_the_model_assets_picks_the_preset() {
         r#"{"normalization": "imagenet", "channel_order": "bgr", "size": [32, 48], "crop_fraction": 0.875}"#,
     )
     .unwrap();
-    let mut options = ImageOptions { normalization: Some(Normalization::Raw), ..ImageOptions::default() };
-    assert_eq!(options.fill_from_model_dir(dir.path()).as_deref(), Some("assets.extra/preprocessing.json"));
-    assert_eq!(options.normalization, Some(Normalization::Raw), "a given preset wins");
+    let mut options = ImageOptions {
+        normalization: Some(Normalization::Raw),
+        ..ImageOptions::default()
+    };
+    assert_eq!(
+        options.fill_from_model_dir(dir.path()).as_deref(),
+        Some("assets.extra/preprocessing.json")
+    );
+    assert_eq!(
+        options.normalization,
+        Some(Normalization::Raw),
+        "a given preset wins"
+    );
     assert_eq!(options.channel_order, Some(ChannelOrder::Bgr));
     assert_eq!(options.size, Some((32, 48)));
     assert_eq!(options.crop_fraction, Some(0.875));
     let mut untouched = ImageOptions::default();
-    assert!(untouched.fill_from_model_dir(&dir.path().join("missing")).is_none());
+    assert!(
+        untouched
+            .fill_from_model_dir(&dir.path().join("missing"))
+            .is_none()
+    );
 }

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 use tfprobe::imaging::{
-    LabelAlignment, Labels, builtin_imagenet_labels, classify, find_model_labels, find_scores, is_distribution,
-    softmax, top_k,
+    LabelAlignment, Labels, builtin_imagenet_labels, classify, find_model_labels, find_scores,
+    is_distribution, softmax, top_k,
 };
 use tfprobe::runtime::NamedTensors;
 use tfprobe::tensor::{Tensor, TensorData};
@@ -16,8 +16,14 @@ fn floats(shape: &[u64], values: &[f32]) -> Tensor {
 #[test]
 fn probabilities_are_ranked_as_they_are() {
     let outputs: NamedTensors = [
-        ("classes".to_string(), Tensor::new(vec![1], TensorData::Int64(vec![2])).unwrap()),
-        ("probabilities".to_string(), floats(&[1, 4], &[0.1, 0.2, 0.6, 0.1])),
+        (
+            "classes".to_string(),
+            Tensor::new(vec![1], TensorData::Int64(vec![2])).unwrap(),
+        ),
+        (
+            "probabilities".to_string(),
+            floats(&[1, 4], &[0.1, 0.2, 0.6, 0.1]),
+        ),
     ]
     .into();
     let result = classify(&outputs, None, 3, None).unwrap();
@@ -45,34 +51,71 @@ fn logits_get_a_softmax() {
     assert!(!is_distribution(&[0.5, 0.6]));
     assert!(!is_distribution(&[1.5, -0.5]));
     // NaN ranks last.
-    assert_eq!(top_k(&[f32::NAN, 0.2, 0.7], 3).iter().map(|t| t.0).collect::<Vec<_>>(), vec![2, 1, 0]);
+    assert_eq!(
+        top_k(&[f32::NAN, 0.2, 0.7], 3)
+            .iter()
+            .map(|t| t.0)
+            .collect::<Vec<_>>(),
+        vec![2, 1, 0]
+    );
 }
 
 #[test]
 fn score_output_is_found_by_name_or_as_the_only_float_matrix() {
     let only: NamedTensors = [
         ("dense_7".to_string(), floats(&[2, 3], &[0.0; 6])),
-        ("ids".to_string(), Tensor::new(vec![2], TensorData::Int64(vec![0, 1])).unwrap()),
+        (
+            "ids".to_string(),
+            Tensor::new(vec![2], TensorData::Int64(vec![0, 1])).unwrap(),
+        ),
     ]
     .into();
     let (key, _, rows, classes) = find_scores(&only, None).unwrap();
     assert_eq!((key.as_str(), rows, classes), ("dense_7", 2, 3));
-    let two: NamedTensors =
-        [("a".to_string(), floats(&[1, 3], &[0.0; 3])), ("b".to_string(), floats(&[1, 3], &[0.0; 3]))].into();
-    assert!(find_scores(&two, None).unwrap_err().to_string().contains("several"));
+    let two: NamedTensors = [
+        ("a".to_string(), floats(&[1, 3], &[0.0; 3])),
+        ("b".to_string(), floats(&[1, 3], &[0.0; 3])),
+    ]
+    .into();
+    assert!(
+        find_scores(&two, None)
+            .unwrap_err()
+            .to_string()
+            .contains("several")
+    );
     assert_eq!(find_scores(&two, Some("b")).unwrap().0, "b");
     assert!(find_scores(&two, Some("c")).is_err());
-    let none: NamedTensors = [("x".to_string(), Tensor::new(vec![1], TensorData::Int64(vec![1])).unwrap())].into();
-    assert!(find_scores(&none, None).unwrap_err().to_string().contains("no float"));
+    let none: NamedTensors = [(
+        "x".to_string(),
+        Tensor::new(vec![1], TensorData::Int64(vec![1])).unwrap(),
+    )]
+    .into();
+    assert!(
+        find_scores(&none, None)
+            .unwrap_err()
+            .to_string()
+            .contains("no float")
+    );
     // Every row of a batch is ranked.
-    let batch: NamedTensors = [("scores".to_string(), floats(&[2, 2], &[0.9, 0.1, 0.3, 0.7]))].into();
+    let batch: NamedTensors =
+        [("scores".to_string(), floats(&[2, 2], &[0.9, 0.1, 0.3, 0.7]))].into();
     let result = classify(&batch, None, 1, None).unwrap();
-    assert_eq!(result.rows.iter().map(|row| row[0].class).collect::<Vec<_>>(), vec![0, 1]);
+    assert_eq!(
+        result
+            .rows
+            .iter()
+            .map(|row| row[0].class)
+            .collect::<Vec<_>>(),
+        vec![0, 1]
+    );
 }
 
 #[test]
 fn labels_line_up_with_background_offsets() {
-    let thousand = Labels::from_text(&(0..1000).map(|i| format!("class{i}\n")).collect::<String>(), "1000.txt");
+    let thousand = Labels::from_text(
+        &(0..1000).map(|i| format!("class{i}\n")).collect::<String>(),
+        "1000.txt",
+    );
     // A 1001-class head (background at 0) with a 1000-line file.
     assert_eq!(thousand.alignment(1001), LabelAlignment::ModelHasBackground);
     assert_eq!(thousand.name(0, 1001), Some("background"));
@@ -94,16 +137,26 @@ fn labels_line_up_with_background_offsets() {
     assert_eq!(result.rows[0][0].label.as_deref(), Some("Egyptian cat"));
     assert_eq!(result.alignment, Some(LabelAlignment::FileHasBackground));
     // Trailing blank lines and CRLF are ignored.
-    assert_eq!(Labels::from_text("a\r\nb\r\n\n\n", "x").names, vec!["a", "b"]);
+    assert_eq!(
+        Labels::from_text("a\r\nb\r\n\n\n", "x").names,
+        vec!["a", "b"]
+    );
 }
 
 #[test]
 fn labels_are_found_in_model_assets() {
     let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/models/efficientnet_lite0/1");
     let labels = find_model_labels(&demo, 1001).expect("the demo model ships its labels");
-    assert!(labels.source.ends_with("imagenet_1001.txt"), "{}", labels.source);
+    assert!(
+        labels.source.ends_with("imagenet_1001.txt"),
+        "{}",
+        labels.source
+    );
     assert_eq!(labels.name(286, 1001), Some("Egyptian cat"));
-    assert!(find_model_labels(&demo, 1000).is_some(), "1000 classes fit a 1001-line file");
+    assert!(
+        find_model_labels(&demo, 1000).is_some(),
+        "1000 classes fit a 1001-line file"
+    );
     assert!(find_model_labels(&demo, 10).is_none());
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("assets.extra")).unwrap();

@@ -65,7 +65,13 @@ impl Served {
             command.env(key, value);
         }
         let child = command.spawn().expect("start tfprobe serve");
-        let mut served = Served { child, rest, grpc, log, _dir: dir };
+        let mut served = Served {
+            child,
+            rest,
+            grpc,
+            log,
+            _dir: dir,
+        };
         served.wait_until_serving();
         served
     }
@@ -82,11 +88,18 @@ impl Served {
             }
             if let Ok(stream) = std::net::TcpStream::connect(("127.0.0.1", self.rest)) {
                 drop(stream);
-                if server_common::get(([127, 0, 0, 1], self.rest).into(), "/v1/models/resnet").status == 200 {
+                if server_common::get(([127, 0, 0, 1], self.rest).into(), "/v1/models/resnet")
+                    .status
+                    == 200
+                {
                     return;
                 }
             }
-            assert!(started.elapsed() < Duration::from_secs(120), "not serving after 2 minutes:\n{}", self.log_text());
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "not serving after 2 minutes:\n{}",
+                self.log_text()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -123,7 +136,10 @@ fn demo_model() -> PathBuf {
 }
 
 fn image() -> String {
-    repo().join("assets/images/rocket.jpg").display().to_string()
+    repo()
+        .join("assets/images/rocket.jpg")
+        .display()
+        .to_string()
 }
 
 /// rocket.jpg's class with the demo model (658, "missile").
@@ -133,7 +149,13 @@ const ROCKET_CLASS: i64 = 658;
 fn seed_clients_and_curl_work_unchanged() {
     let python = compat_python();
     let base = demo_model();
-    let served = Served::start(&["--model_name=resnet", &format!("--model_base_path={}", base.display())], &[]);
+    let served = Served::start(
+        &[
+            "--model_name=resnet",
+            &format!("--model_base_path={}", base.display()),
+        ],
+        &[],
+    );
     let log = served.log_text();
     for line in [
         "Building single TensorFlow model file config:  model_name: resnet model_base_path: ",
@@ -147,18 +169,42 @@ fn seed_clients_and_curl_work_unchanged() {
 
     // curl, as in the seed.
     let curl = Path::new("curl");
-    let status = run(curl, &["-s", &format!("http://localhost:{}/v1/models/resnet", served.rest)]);
+    let status = run(
+        curl,
+        &[
+            "-s",
+            &format!("http://localhost:{}/v1/models/resnet", served.rest),
+        ],
+    );
     let expected = "{\n \"model_version_status\": [\n  {\n   \"version\": \"1\",\n   \"state\": \"AVAILABLE\",\n   \"status\": {\n    \"error_code\": \"OK\",\n    \"error_message\": \"\"\n   }\n  }\n ]\n}\n";
     assert_eq!(status, expected);
-    let metadata = run(curl, &["-s", &format!("http://localhost:{}/v1/models/resnet/metadata", served.rest)]);
+    let metadata = run(
+        curl,
+        &[
+            "-s",
+            &format!("http://localhost:{}/v1/models/resnet/metadata", served.rest),
+        ],
+    );
     let metadata: serde_json::Value = serde_json::from_str(&metadata).expect("metadata JSON");
     assert_eq!(metadata["model_spec"]["version"], "1");
     let body_file = served._dir.path().join("request.json");
     let jpeg = std::fs::read(image()).unwrap();
-    std::fs::write(&body_file, format!("{{\"instances\": [{{\"b64\": \"{}\"}}]}}", server_common::b64(&jpeg))).unwrap();
+    std::fs::write(
+        &body_file,
+        format!(
+            "{{\"instances\": [{{\"b64\": \"{}\"}}]}}",
+            server_common::b64(&jpeg)
+        ),
+    )
+    .unwrap();
     let predicted = run(
         curl,
-        &["-s", "-d", &format!("@{}", body_file.display()), &format!("http://localhost:{}/v1/models/resnet:predict", served.rest)],
+        &[
+            "-s",
+            "-d",
+            &format!("@{}", body_file.display()),
+            &format!("http://localhost:{}/v1/models/resnet:predict", served.rest),
+        ],
     );
     let predicted: serde_json::Value = serde_json::from_str(&predicted).expect("predict JSON");
     assert_eq!(predicted["predictions"][0]["classes"], ROCKET_CLASS);
@@ -168,25 +214,54 @@ fn seed_clients_and_curl_work_unchanged() {
     let url = format!("http://localhost:{}/v1/models/resnet:predict", served.rest);
     let out = run(&python, &[&script.display().to_string(), &url, &image()]);
     eprintln!("rest_client.py: {out}");
-    assert!(out.starts_with(&format!("Prediction class: {ROCKET_CLASS}, avg latency: ")), "{out}");
+    assert!(
+        out.starts_with(&format!("Prediction class: {ROCKET_CLASS}, avg latency: ")),
+        "{out}"
+    );
 
     // The seed's gRPC client with the official tensorflow-serving-api stubs.
     let script = repo().join("tests/compat/grpc_client.py");
-    let out = run(&python, &[&script.display().to_string(), &format!("localhost:{}", served.grpc), &image()]);
-    eprintln!("grpc_client.py (first lines): {}", out.lines().take(12).collect::<Vec<_>>().join("\n"));
+    let out = run(
+        &python,
+        &[
+            &script.display().to_string(),
+            &format!("localhost:{}", served.grpc),
+            &image(),
+        ],
+    );
+    eprintln!(
+        "grpc_client.py (first lines): {}",
+        out.lines().take(12).collect::<Vec<_>>().join("\n")
+    );
     assert!(out.contains("key: \"classes\""), "{out}");
     assert!(out.contains(&format!("int64_val: {ROCKET_CLASS}")), "{out}");
     assert!(out.contains("dtype: DT_FLOAT"), "{out}");
-    assert_eq!(out.matches("float_val: ").count(), 1001, "all probabilities come back");
+    assert_eq!(
+        out.matches("float_val: ").count(),
+        1001,
+        "all probabilities come back"
+    );
     assert!(
         out.contains("model_spec {\n  name: \"resnet\"\n  version {\n    value: 1\n  }\n  signature_name: \"serving_default\"\n}"),
         "{out}"
     );
 
     let script = repo().join("tests/compat/model_info_client.py");
-    let out = run(&python, &[&script.display().to_string(), &format!("localhost:{}", served.grpc), "resnet"]);
+    let out = run(
+        &python,
+        &[
+            &script.display().to_string(),
+            &format!("localhost:{}", served.grpc),
+            "resnet",
+        ],
+    );
     assert!(out.contains("version 1 AVAILABLE 0"), "{out}");
-    assert!(out.contains("signature serving_default inputs image_bytes:7 method tensorflow/serving/predict"), "{out}");
+    assert!(
+        out.contains(
+            "signature serving_default inputs image_bytes:7 method tensorflow/serving/predict"
+        ),
+        "{out}"
+    );
 }
 
 #[test]
@@ -194,8 +269,20 @@ fn docker_style_environment_variables_name_the_model() {
     let models = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(demo_model(), models.path().join("resnet")).unwrap();
     let name = PathBuf::from("resnet");
-    let served = Served::start(&[], &[("MODEL_NAME", &name), ("MODEL_BASE_PATH", models.path())]);
+    let served = Served::start(
+        &[],
+        &[("MODEL_NAME", &name), ("MODEL_BASE_PATH", models.path())],
+    );
     let reply = server_common::get(([127, 0, 0, 1], served.rest).into(), "/v1/models/resnet");
-    assert_eq!(reply.json()["model_version_status"][0]["state"], "AVAILABLE");
-    assert!(served.log_text().contains("model_name: resnet model_base_path: "), "{}", served.log_text());
+    assert_eq!(
+        reply.json()["model_version_status"][0]["state"],
+        "AVAILABLE"
+    );
+    assert!(
+        served
+            .log_text()
+            .contains("model_name: resnet model_base_path: "),
+        "{}",
+        served.log_text()
+    );
 }

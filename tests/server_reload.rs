@@ -20,7 +20,9 @@ use tfprobe::tensor::{Tensor, TensorData};
 /// What versions 1 and 2 of the two_versions fixture answer for x = [1, 2, 3, 4].
 fn expected(version: u32) -> Vec<f32> {
     let case = common::recorded_cases(&format!("two_versions_{version}")).remove(0);
-    let TensorData::Float(values) = &case.outputs["y"].data else { panic!() };
+    let TensorData::Float(values) = &case.outputs["y"].data else {
+        panic!()
+    };
     values.clone()
 }
 
@@ -43,7 +45,10 @@ async fn wait_for(server: &ServerHandle, what: &str, done: impl Fn(&[VersionStat
         if done(&versions) {
             return;
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "timed out waiting for {what}: {versions:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}: {versions:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -58,14 +63,25 @@ async fn hot_reload_under_load_loses_no_request() {
     let grpc = server.grpc_addr().unwrap();
     let (old, new) = (expected(1), expected(2));
     let x = input();
-    let TensorData::Float(x_values) = &x.data else { panic!() };
+    let TensorData::Float(x_values) = &x.data else {
+        panic!()
+    };
     let body = serde_json::json!({"instances": x_values}).to_string();
 
     let stop = Arc::new(AtomicBool::new(false));
-    let (served, failures, saw_new) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (served, failures, saw_new) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+    );
     let mut rest_clients = Vec::new();
     for _ in 0..3 {
-        let (stop, served, failures, saw_new) = (stop.clone(), served.clone(), failures.clone(), saw_new.clone());
+        let (stop, served, failures, saw_new) = (
+            stop.clone(),
+            served.clone(),
+            failures.clone(),
+            saw_new.clone(),
+        );
         let (body, old, new) = (body.clone(), old.clone(), new.clone());
         rest_clients.push(std::thread::spawn(move || {
             let mut http = Http::connect(rest);
@@ -95,19 +111,28 @@ async fn hot_reload_under_load_loses_no_request() {
         let (stop, served, failures) = (stop.clone(), served.clone(), failures.clone());
         let (x, old, new) = (x.clone(), old.clone(), new.clone());
         grpc_clients.push(tokio::spawn(async move {
-            let channel = tonic::transport::Channel::from_shared(format!("http://{grpc}")).unwrap().connect().await.unwrap();
+            let channel = tonic::transport::Channel::from_shared(format!("http://{grpc}"))
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
             let mut client = PredictionServiceClient::new(channel);
             let deadline = Instant::now() + Duration::from_secs(90);
             while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
                 let request = PredictRequest {
-                    model_spec: Some(ModelSpec { name: "half".into(), ..Default::default() }),
+                    model_spec: Some(ModelSpec {
+                        name: "half".into(),
+                        ..Default::default()
+                    }),
                     inputs: [("x".to_string(), tensor_to_proto(&x))].into(),
                     ..Default::default()
                 };
                 match client.predict(request).await {
                     Ok(response) => {
                         let y = tensor_from_proto(&response.into_inner().outputs["y"]).unwrap();
-                        let TensorData::Float(values) = y.data else { panic!() };
+                        let TensorData::Float(values) = y.data else {
+                            panic!()
+                        };
                         if values != old && values != new {
                             failures.fetch_add(1, Ordering::Relaxed);
                         }
@@ -125,10 +150,18 @@ async fn hot_reload_under_load_loses_no_request() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before_swap = served.load(Ordering::Relaxed);
     install_version(base.path(), &fixture("two_versions").join("2"), 2);
-    wait_for(&server, "version 2 to serve and version 1 to end", |versions| {
-        versions.iter().any(|v| v.version == 2 && v.state == State::Available)
-            && versions.iter().any(|v| v.version == 1 && v.state == State::End)
-    })
+    wait_for(
+        &server,
+        "version 2 to serve and version 1 to end",
+        |versions| {
+            versions
+                .iter()
+                .any(|v| v.version == 2 && v.state == State::Available)
+                && versions
+                    .iter()
+                    .any(|v| v.version == 1 && v.state == State::End)
+        },
+    )
     .await;
     let started = Instant::now();
     while saw_new.load(Ordering::Relaxed) < 20 && started.elapsed() < Duration::from_secs(30) {
@@ -142,10 +175,23 @@ async fn hot_reload_under_load_loses_no_request() {
         client.await.unwrap();
     }
     let total = served.load(Ordering::Relaxed);
-    eprintln!("{total} requests ({before_swap} before the swap), {} answered by version 2", saw_new.load(Ordering::Relaxed));
-    assert_eq!(failures.load(Ordering::Relaxed), 0, "requests failed across the swap");
-    assert!(before_swap > 0 && total > before_swap, "load ran across the swap");
-    assert!(saw_new.load(Ordering::Relaxed) > 0, "the new version's outputs appeared");
+    eprintln!(
+        "{total} requests ({before_swap} before the swap), {} answered by version 2",
+        saw_new.load(Ordering::Relaxed)
+    );
+    assert_eq!(
+        failures.load(Ordering::Relaxed),
+        0,
+        "requests failed across the swap"
+    );
+    assert!(
+        before_swap > 0 && total > before_swap,
+        "load ran across the swap"
+    );
+    assert!(
+        saw_new.load(Ordering::Relaxed) > 0,
+        "the new version's outputs appeared"
+    );
 
     let status = get(rest, "/v1/models/half").json();
     assert_eq!(status["model_version_status"][0]["version"], "2");
@@ -164,7 +210,9 @@ async fn a_failing_version_keeps_the_previous_one_serving() {
     let rest = server.rest_addr().unwrap();
     install_version(base.path(), &fixture("broken").join("garbage"), 3);
     wait_for(&server, "version 3 to fail", |versions| {
-        versions.iter().any(|v| v.version == 3 && v.state == State::End && v.error.is_some())
+        versions
+            .iter()
+            .any(|v| v.version == 3 && v.state == State::End && v.error.is_some())
     })
     .await;
     let status = get(rest, "/v1/models/half").json();
@@ -172,25 +220,41 @@ async fn a_failing_version_keeps_the_previous_one_serving() {
     assert_eq!(failed["version"], "3");
     assert_eq!(failed["state"], "END");
     assert_ne!(failed["status"]["error_code"], "OK");
-    assert!(failed["status"]["error_message"].as_str().unwrap().contains("saved_model.pb"), "{failed}");
+    assert!(
+        failed["status"]["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("saved_model.pb"),
+        "{failed}"
+    );
     assert_eq!(status["model_version_status"][1]["state"], "AVAILABLE");
     let x = input();
-    let TensorData::Float(x_values) = &x.data else { panic!() };
+    let TensorData::Float(x_values) = &x.data else {
+        panic!()
+    };
     let body = serde_json::json!({"instances": x_values}).to_string();
     let reply = Http::connect(rest).post("/v1/models/half:predict", &body);
     assert_eq!(reply.status, 200, "{}", reply.body);
-    assert_eq!(serde_json::from_value::<Vec<f32>>(reply.json()["predictions"].clone()).unwrap(), expected(1));
+    assert_eq!(
+        serde_json::from_value::<Vec<f32>>(reply.json()["predictions"].clone()).unwrap(),
+        expected(1)
+    );
 
     // Fixing the folder's files retries the load.
     let version_dir = base.path().join("3");
     std::fs::remove_dir_all(&version_dir).unwrap();
     copy_dir(&fixture("two_versions").join("2"), &version_dir);
     wait_for(&server, "version 3 to load after the fix", |versions| {
-        versions.iter().any(|v| v.version == 3 && v.state == State::Available)
+        versions
+            .iter()
+            .any(|v| v.version == 3 && v.state == State::Available)
     })
     .await;
     let reply = Http::connect(rest).post("/v1/models/half:predict", &body);
-    assert_eq!(serde_json::from_value::<Vec<f32>>(reply.json()["predictions"].clone()).unwrap(), expected(2));
+    assert_eq!(
+        serde_json::from_value::<Vec<f32>>(reply.json()["predictions"].clone()).unwrap(),
+        expected(2)
+    );
     server.shutdown().await;
 }
 
@@ -212,7 +276,9 @@ async fn model_config_file_policies_and_labels() {
     let server = start(config(models)).await;
     let rest = server.rest_addr().unwrap();
     let x = input();
-    let TensorData::Float(x_values) = &x.data else { panic!() };
+    let TensorData::Float(x_values) = &x.data else {
+        panic!()
+    };
     let body = serde_json::json!({"inputs": x_values}).to_string();
     let mut http = Http::connect(rest);
     for (path, version) in [
@@ -223,14 +289,22 @@ async fn model_config_file_policies_and_labels() {
     ] {
         let reply = http.post(path, &body);
         assert_eq!(reply.status, 200, "{path}: {}", reply.body);
-        assert_eq!(serde_json::from_value::<Vec<f32>>(reply.json()["outputs"].clone()).unwrap(), expected(version), "{path}");
+        assert_eq!(
+            serde_json::from_value::<Vec<f32>>(reply.json()["outputs"].clone()).unwrap(),
+            expected(version),
+            "{path}"
+        );
     }
     let status = http.get("/v1/models/half/labels/canary").json();
     assert_eq!(status["model_version_status"].as_array().unwrap().len(), 1);
     assert_eq!(status["model_version_status"][0]["version"], "2");
     let status = http.get("/v1/models/half").json();
-    let versions: Vec<&str> =
-        status["model_version_status"].as_array().unwrap().iter().map(|s| s["version"].as_str().unwrap()).collect();
+    let versions: Vec<&str> = status["model_version_status"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["version"].as_str().unwrap())
+        .collect();
     assert_eq!(versions, ["2", "1"]);
     assert_eq!(http.get("/v1/models/resnet").status, 200);
     let metadata = http.get("/v1/models/half/labels/stable/metadata").json();
@@ -241,13 +315,25 @@ async fn model_config_file_policies_and_labels() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_closes_the_ports_and_unloads() {
     common::ensure_runtime();
-    let server = start(config(vec![ModelSource::new("half", fixture("two_versions"))])).await;
+    let server = start(config(vec![ModelSource::new(
+        "half",
+        fixture("two_versions"),
+    )]))
+    .await;
     let rest = server.rest_addr().unwrap();
     let grpc = server.grpc_addr().unwrap();
     assert!(server.ready());
     assert_eq!(get(rest, "/v1/models/half").status, 200);
-    tokio::time::timeout(Duration::from_secs(30), server.shutdown()).await.expect("shutdown finishes");
+    tokio::time::timeout(Duration::from_secs(30), server.shutdown())
+        .await
+        .expect("shutdown finishes");
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(std::net::TcpStream::connect(rest).is_err(), "REST port closed");
-    assert!(std::net::TcpStream::connect(grpc).is_err(), "gRPC port closed");
+    assert!(
+        std::net::TcpStream::connect(rest).is_err(),
+        "REST port closed"
+    );
+    assert!(
+        std::net::TcpStream::connect(grpc).is_err(),
+        "gRPC port closed"
+    );
 }

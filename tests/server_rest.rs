@@ -24,7 +24,11 @@ const SEED_STATUS: &str = r#"{
 
 async fn resnet_server() -> ServerHandle {
     common::ensure_runtime();
-    start(config(vec![ModelSource::new("resnet", fixture("seedlike"))])).await
+    start(config(vec![ModelSource::new(
+        "resnet",
+        fixture("seedlike"),
+    )]))
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -35,8 +39,14 @@ async fn status_and_metadata_match_tf_serving() {
     let reply = get(addr, "/v1/models/resnet");
     assert_eq!(reply.status, 200);
     assert_eq!(reply.header("content-type"), Some("application/json"));
-    assert_eq!(reply.body, SEED_STATUS, "the seed's curl output, byte for byte");
-    assert_eq!(get(addr, "/v1/models/resnet/versions/1538687457").body, SEED_STATUS);
+    assert_eq!(
+        reply.body, SEED_STATUS,
+        "the seed's curl output, byte for byte"
+    );
+    assert_eq!(
+        get(addr, "/v1/models/resnet/versions/1538687457").body,
+        SEED_STATUS
+    );
 
     let reply = get(addr, "/v1/models/resnet/metadata");
     assert_eq!(reply.status, 200, "{}", reply.body);
@@ -54,7 +64,10 @@ async fn status_and_metadata_match_tf_serving() {
     assert_eq!(input["tensor_shape"]["dim"][0]["size"], "-1");
     assert_eq!(input["tensor_shape"]["dim"][0]["name"], "");
     assert_eq!(input["tensor_shape"]["unknown_rank"], false);
-    assert_eq!(signature["outputs"]["probabilities"]["tensor_shape"]["dim"][1]["size"], "1001");
+    assert_eq!(
+        signature["outputs"]["probabilities"]["tensor_shape"]["dim"][1]["size"],
+        "1001"
+    );
     assert_eq!(signature["outputs"]["classes"]["dtype"], "DT_INT64");
     assert_eq!(signature["method_name"], "tensorflow/serving/predict");
     assert!(json["metadata"]["signature_def"]["signature_def"]["predict"].is_object());
@@ -67,11 +80,19 @@ async fn seed_rest_flow_predicts_like_python_tensorflow() {
     let addr = server.rest_addr().unwrap();
     let cases = common::recorded_cases("seedlike");
     let mut http = Http::connect(addr);
-    for case in cases.iter().filter(|case| case.signature == "serving_default" && case.name != "empty_batch") {
+    for case in cases
+        .iter()
+        .filter(|case| case.signature == "serving_default" && case.name != "empty_batch")
+    {
         let images = &case.inputs["image_bytes"];
-        let tfprobe::tensor::TensorData::String(jpegs) = &images.data else { panic!() };
+        let tfprobe::tensor::TensorData::String(jpegs) = &images.data else {
+            panic!()
+        };
         // Row format, exactly as resnet_client.py builds it (no Content-Type).
-        let instances: Vec<String> = jpegs.iter().map(|jpeg| format!("{{\"b64\": \"{}\"}}", server_common::b64(jpeg))).collect();
+        let instances: Vec<String> = jpegs
+            .iter()
+            .map(|jpeg| format!("{{\"b64\": \"{}\"}}", server_common::b64(jpeg)))
+            .collect();
         let body = format!("{{\"instances\" : [{}]}}", instances.join(", "));
         let reply = http.post("/v1/models/resnet:predict", &body);
         assert_eq!(reply.status, 200, "{}", reply.body);
@@ -79,13 +100,22 @@ async fn seed_rest_flow_predicts_like_python_tensorflow() {
         assert_eq!(predictions.len(), jpegs.len());
         let expected_classes = &case.outputs["classes"];
         for (index, prediction) in predictions.iter().enumerate() {
-            let tfprobe::tensor::TensorData::Int64(classes) = &expected_classes.data else { panic!() };
-            assert_eq!(prediction["classes"], classes[index], "{}: item {index}", case.name);
+            let tfprobe::tensor::TensorData::Int64(classes) = &expected_classes.data else {
+                panic!()
+            };
+            assert_eq!(
+                prediction["classes"], classes[index],
+                "{}: item {index}",
+                case.name
+            );
             assert_eq!(prediction["probabilities"].as_array().unwrap().len(), 1001);
         }
         // Columnar format with a signature name gives the same tensors.
         let body = serde_json::json!({"signature_name": "predict", "inputs": {"image_bytes": tensor_json(images)}});
-        let reply = http.post("/v1/models/resnet/versions/1538687457:predict", &body.to_string());
+        let reply = http.post(
+            "/v1/models/resnet/versions/1538687457:predict",
+            &body.to_string(),
+        );
         assert_eq!(reply.status, 200, "{}", reply.body);
         let outputs = reply.json()["outputs"].clone();
         let mut got = tfprobe::runtime::NamedTensors::new();
@@ -107,26 +137,42 @@ async fn every_dtype_round_trips_in_row_and_columnar_form() {
     for dtype in common::ALL_DTYPES {
         let tensor = common::sample_tensor(dtype);
         let signature = format!("identity_{}", dtype.python_name());
-        let columnar = serde_json::json!({"signature_name": signature, "inputs": tensor_json(&tensor)});
+        let columnar =
+            serde_json::json!({"signature_name": signature, "inputs": tensor_json(&tensor)});
         let reply = http.post("/v1/models/identity:predict", &columnar.to_string());
         assert_eq!(reply.status, 200, "{dtype}: {}", reply.body);
-        assert_eq!(tensor_from_values(&tensor, &reply.json()["outputs"]), tensor, "{dtype} columnar");
+        assert_eq!(
+            tensor_from_values(&tensor, &reply.json()["outputs"]),
+            tensor,
+            "{dtype} columnar"
+        );
 
-        let row = serde_json::json!({"signature_name": signature, "instances": tensor_json(&tensor)});
+        let row =
+            serde_json::json!({"signature_name": signature, "instances": tensor_json(&tensor)});
         let reply = http.post("/v1/models/identity:predict", &row.to_string());
         assert_eq!(reply.status, 200, "{dtype}: {}", reply.body);
-        assert_eq!(tensor_from_values(&tensor, &reply.json()["predictions"]), tensor, "{dtype} row");
+        assert_eq!(
+            tensor_from_values(&tensor, &reply.json()["predictions"]),
+            tensor,
+            "{dtype} row"
+        );
     }
     // Non-finite floats travel as NaN / Infinity / -Infinity, as in TF Serving.
     let body = r#"{"signature_name": "identity_float32", "inputs": [NaN, Infinity, -Infinity, -0.0, 1e-7]}"#;
     let reply = http.post("/v1/models/identity:predict", body);
     assert_eq!(reply.status, 200, "{}", reply.body);
-    assert_eq!(reply.body, "{\n    \"outputs\": [NaN, Infinity, -Infinity, -0.0, 1e-7]\n}");
+    assert_eq!(
+        reply.body,
+        "{\n    \"outputs\": [NaN, Infinity, -Infinity, -0.0, 1e-7]\n}"
+    );
     // Plain strings are accepted as DT_STRING values; non-UTF-8 results come back as b64.
     let body = r#"{"signature_name": "identity_string", "instances": ["héllo", {"b64": "/w=="}]}"#;
     let reply = http.post("/v1/models/identity:predict", body);
     assert_eq!(reply.status, 200, "{}", reply.body);
-    assert_eq!(reply.json()["predictions"], serde_json::json!(["héllo", {"b64": "/w=="}]));
+    assert_eq!(
+        reply.json()["predictions"],
+        serde_json::json!(["héllo", {"b64": "/w=="}])
+    );
     server.shutdown().await;
 }
 
@@ -141,9 +187,15 @@ async fn fixture_models_match_python_outputs_over_rest() {
     let mut http = Http::connect(server.rest_addr().unwrap());
     for model in ["dtypes", "shapes"] {
         // JSON cannot say [0, 3] (an empty list has no inner dims), in TF Serving neither.
-        for case in common::recorded_cases(model).into_iter().filter(|case| case.name != "empty_batch") {
-            let inputs: serde_json::Map<String, serde_json::Value> =
-                case.inputs.iter().map(|(key, tensor)| (key.clone(), tensor_json(tensor))).collect();
+        for case in common::recorded_cases(model)
+            .into_iter()
+            .filter(|case| case.name != "empty_batch")
+        {
+            let inputs: serde_json::Map<String, serde_json::Value> = case
+                .inputs
+                .iter()
+                .map(|(key, tensor)| (key.clone(), tensor_json(tensor)))
+                .collect();
             let body = serde_json::json!({"signature_name": case.signature, "inputs": inputs});
             let reply = http.post(&format!("/v1/models/{model}:predict"), &body.to_string());
             let context = format!("{model}/{}/{}", case.signature, case.name);
@@ -152,7 +204,11 @@ async fn fixture_models_match_python_outputs_over_rest() {
             let mut got = tfprobe::runtime::NamedTensors::new();
             for (key, want) in &case.outputs {
                 // One output is written bare, several as an object (TF Serving's rule).
-                let value = if case.outputs.len() == 1 { &outputs } else { &outputs[key] };
+                let value = if case.outputs.len() == 1 {
+                    &outputs
+                } else {
+                    &outputs[key]
+                };
                 got.insert(key.clone(), tensor_from_values(want, value));
             }
             common::assert_tensors_match(&context, &got, &case.outputs, 1e-6);
@@ -177,41 +233,219 @@ async fn errors_carry_tf_serving_messages_and_codes() {
         assert_eq!(reply.status, status, "{method} {path}: {}", reply.body);
         assert_eq!(reply.header("content-type"), Some("application/json"));
         let message = reply.error();
-        assert!(message.contains(needle), "{method} {path}: {message:?} lacks {needle:?}");
+        assert!(
+            message.contains(needle),
+            "{method} {path}: {message:?} lacks {needle:?}"
+        );
         message
     };
-    check("POST", "/v1/models/resnet:predict", Some(r#"{"signature_name": "serving_default"}"#), 400, "Missing 'inputs' or 'instances' key");
-    let message = check("POST", "/v1/models/resnet:predict", Some(r#"{"signature_name": "nope", "instances": [1]}"#), 400, "Serving signature name: \"nope\" not found in signature def");
-    assert!(message.contains("predict, serving_default"), "lists the valid signatures: {message}");
-    check("POST", "/v1/models/nope:predict", Some(r#"{"instances": [1]}"#), 404, "Servable not found for request: Latest(nope)");
-    check("POST", "/v1/models/resnet/versions/7:predict", Some(r#"{"instances": [1]}"#), 404, "Servable not found for request: Specific(resnet, 7)");
-    check("POST", "/v1/models/resnet/labels/stable:predict", Some(r#"{"instances": [1]}"#), 400, "Unrecognized servable version label: stable");
-    check("POST", "/v1/models/resnet:predict", Some("{\"instances\": [1,"), 400, "JSON Parse error");
-    check("POST", "/v1/models/resnet:predict", Some(""), 400, "JSON Parse error: The document is empty");
-    check("POST", "/v1/models/resnet:predict", Some("[1]"), 400, "Is not object");
-    check("POST", "/v1/models/resnet:explode", Some("{}"), 400, "Malformed request: POST /v1/models/resnet:explode");
-    check("PUT", "/v1/models/resnet", Some("{}"), 400, "Malformed request: PUT /v1/models/resnet");
-    check("POST", "/v1/models/resnet:classify", Some("{}"), 501, "does not implement :classify");
-    check("POST", "/v1/models/resnet:regress", Some("{}"), 501, "does not implement :regress");
-    check("GET", "/v1/models/nope", None, 404, "Could not find any versions of model nope");
-    check("GET", "/v1/models/resnet/versions/3", None, 404, "Could not find version 3 of model resnet");
-    check("GET", "/v1/models", None, 400, "Missing model name in request.");
+    check(
+        "POST",
+        "/v1/models/resnet:predict",
+        Some(r#"{"signature_name": "serving_default"}"#),
+        400,
+        "Missing 'inputs' or 'instances' key",
+    );
+    let message = check(
+        "POST",
+        "/v1/models/resnet:predict",
+        Some(r#"{"signature_name": "nope", "instances": [1]}"#),
+        400,
+        "Serving signature name: \"nope\" not found in signature def",
+    );
+    assert!(
+        message.contains("predict, serving_default"),
+        "lists the valid signatures: {message}"
+    );
+    check(
+        "POST",
+        "/v1/models/nope:predict",
+        Some(r#"{"instances": [1]}"#),
+        404,
+        "Servable not found for request: Latest(nope)",
+    );
+    check(
+        "POST",
+        "/v1/models/resnet/versions/7:predict",
+        Some(r#"{"instances": [1]}"#),
+        404,
+        "Servable not found for request: Specific(resnet, 7)",
+    );
+    check(
+        "POST",
+        "/v1/models/resnet/labels/stable:predict",
+        Some(r#"{"instances": [1]}"#),
+        400,
+        "Unrecognized servable version label: stable",
+    );
+    check(
+        "POST",
+        "/v1/models/resnet:predict",
+        Some("{\"instances\": [1,"),
+        400,
+        "JSON Parse error",
+    );
+    check(
+        "POST",
+        "/v1/models/resnet:predict",
+        Some(""),
+        400,
+        "JSON Parse error: The document is empty",
+    );
+    check(
+        "POST",
+        "/v1/models/resnet:predict",
+        Some("[1]"),
+        400,
+        "Is not object",
+    );
+    check(
+        "POST",
+        "/v1/models/resnet:explode",
+        Some("{}"),
+        400,
+        "Malformed request: POST /v1/models/resnet:explode",
+    );
+    check(
+        "PUT",
+        "/v1/models/resnet",
+        Some("{}"),
+        400,
+        "Malformed request: PUT /v1/models/resnet",
+    );
+    check(
+        "POST",
+        "/v1/models/resnet:classify",
+        Some("{}"),
+        501,
+        "does not implement :classify",
+    );
+    check(
+        "POST",
+        "/v1/models/resnet:regress",
+        Some("{}"),
+        501,
+        "does not implement :regress",
+    );
+    check(
+        "GET",
+        "/v1/models/nope",
+        None,
+        404,
+        "Could not find any versions of model nope",
+    );
+    check(
+        "GET",
+        "/v1/models/resnet/versions/3",
+        None,
+        404,
+        "Could not find version 3 of model resnet",
+    );
+    check(
+        "GET",
+        "/v1/models",
+        None,
+        400,
+        "Missing model name in request.",
+    );
     check("GET", "/elsewhere", None, 404, "/v1/models/<name>");
-    check("POST", "/v1/models/resnet:predict", Some(r#"{"instances": [1.5]}"#), 400, "is not of expected type: string");
-    check("POST", "/v1/models/resnet:predict", Some(r#"{"instances": [{"b64": "***"}]}"#), 400, "Unable to base64 decode");
-    check("POST", "/v1/models/resnet:predict", Some(r#"{"instances": [1], "inputs": [1]}"#), 400, "expecting only one of 'inputs' or 'instances' keys");
-    check("POST", "/v1/models/resnet:predict", Some(r#"{"instances": []}"#), 400, "No values in 'instances' array");
-    check("POST", "/v1/models/resnet:predict", Some(r#"{"instances": 3}"#), 400, "Expecting 'instances' to be an list/array");
-    check("POST", "/v1/models/resnet:predict", Some(r#"{"signature_name": 3, "instances": [1]}"#), 400, "'signature_name' key must be a string value");
-    let message = check("POST", "/v1/models/shapes:predict", Some(r#"{"signature_name": "fixed", "inputs": {"m": [[1.0, 2.0], [3.0, 4.0]]}}"#), 400, "Missing named input: v in 'inputs' object.");
+    check(
+        "POST",
+        "/v1/models/resnet:predict",
+        Some(r#"{"instances": [1.5]}"#),
+        400,
+        "is not of expected type: string",
+    );
+    check(
+        "POST",
+        "/v1/models/resnet:predict",
+        Some(r#"{"instances": [{"b64": "***"}]}"#),
+        400,
+        "Unable to base64 decode",
+    );
+    check(
+        "POST",
+        "/v1/models/resnet:predict",
+        Some(r#"{"instances": [1], "inputs": [1]}"#),
+        400,
+        "expecting only one of 'inputs' or 'instances' keys",
+    );
+    check(
+        "POST",
+        "/v1/models/resnet:predict",
+        Some(r#"{"instances": []}"#),
+        400,
+        "No values in 'instances' array",
+    );
+    check(
+        "POST",
+        "/v1/models/resnet:predict",
+        Some(r#"{"instances": 3}"#),
+        400,
+        "Expecting 'instances' to be an list/array",
+    );
+    check(
+        "POST",
+        "/v1/models/resnet:predict",
+        Some(r#"{"signature_name": 3, "instances": [1]}"#),
+        400,
+        "'signature_name' key must be a string value",
+    );
+    let message = check(
+        "POST",
+        "/v1/models/shapes:predict",
+        Some(r#"{"signature_name": "fixed", "inputs": {"m": [[1.0, 2.0], [3.0, 4.0]]}}"#),
+        400,
+        "Missing named input: v in 'inputs' object.",
+    );
     assert!(message.contains("m,v"), "{message}");
-    check("POST", "/v1/models/shapes:predict", Some(r#"{"signature_name": "fixed", "inputs": {"m": [[1.0, 2.0, 3.0]], "v": [1, 2, 3]}}"#), 400, "input 'm' expects shape (2, 2) but got [1, 3]");
-    check("POST", "/v1/models/shapes:predict", Some(r#"{"signature_name": "fixed", "inputs": {"m": [[1.0, 2.0], [3.0]], "v": [1, 2, 3]}}"#), 400, "Encountered list at unexpected size: 1 at level: 1 expected size: 2");
-    check("POST", "/v1/models/shapes:predict", Some(r#"{"signature_name": "fixed", "inputs": {"m": [[1.0, 2.0], [3.0, 4.0]], "v": [1, 2.5, 3]}}"#), 400, "JSON Value: 2.5 Type: Number is not of expected type: int32");
-    check("POST", "/v1/models/shapes:predict", Some(r#"{"signature_name": "fixed", "instances": [{"m": [1.0, 2.0], "w": 1}]}"#), 400, "does not have named input: w");
-    check("POST", "/v1/models/shapes:predict", Some(r#"{"signature_name": "fixed", "instances": [1.0]}"#), 400, "instances is a plain list, but expecting list of objects");
+    check(
+        "POST",
+        "/v1/models/shapes:predict",
+        Some(r#"{"signature_name": "fixed", "inputs": {"m": [[1.0, 2.0, 3.0]], "v": [1, 2, 3]}}"#),
+        400,
+        "input 'm' expects shape (2, 2) but got [1, 3]",
+    );
+    check(
+        "POST",
+        "/v1/models/shapes:predict",
+        Some(
+            r#"{"signature_name": "fixed", "inputs": {"m": [[1.0, 2.0], [3.0]], "v": [1, 2, 3]}}"#,
+        ),
+        400,
+        "Encountered list at unexpected size: 1 at level: 1 expected size: 2",
+    );
+    check(
+        "POST",
+        "/v1/models/shapes:predict",
+        Some(
+            r#"{"signature_name": "fixed", "inputs": {"m": [[1.0, 2.0], [3.0, 4.0]], "v": [1, 2.5, 3]}}"#,
+        ),
+        400,
+        "JSON Value: 2.5 Type: Number is not of expected type: int32",
+    );
+    check(
+        "POST",
+        "/v1/models/shapes:predict",
+        Some(r#"{"signature_name": "fixed", "instances": [{"m": [1.0, 2.0], "w": 1}]}"#),
+        400,
+        "does not have named input: w",
+    );
+    check(
+        "POST",
+        "/v1/models/shapes:predict",
+        Some(r#"{"signature_name": "fixed", "instances": [1.0]}"#),
+        400,
+        "instances is a plain list, but expecting list of objects",
+    );
     let big = format!("{{\"instances\": [\"{}\"]}}", "x".repeat(70 * 1024));
-    check("POST", "/v1/models/resnet:predict", Some(&big), 413, "--max_request_bytes");
+    check(
+        "POST",
+        "/v1/models/resnet:predict",
+        Some(&big),
+        413,
+        "--max_request_bytes",
+    );
     server.shutdown().await;
 }
 
@@ -219,18 +453,39 @@ async fn errors_carry_tf_serving_messages_and_codes() {
 async fn metrics_count_requests_and_loads() {
     let server = resnet_server().await;
     let addr = server.rest_addr().unwrap();
-    let jpeg = std::fs::read(server_common::repo().join("tests/fixtures/images/gradient_48x40.jpg")).unwrap();
-    let body = format!("{{\"instances\": [{{\"b64\": \"{}\"}}]}}", server_common::b64(&jpeg));
+    let jpeg =
+        std::fs::read(server_common::repo().join("tests/fixtures/images/gradient_48x40.jpg"))
+            .unwrap();
+    let body = format!(
+        "{{\"instances\": [{{\"b64\": \"{}\"}}]}}",
+        server_common::b64(&jpeg)
+    );
     assert_eq!(post(addr, "/v1/models/resnet:predict", &body).status, 200);
-    assert_eq!(post(addr, "/v1/models/resnet:predict", r#"{"instances": [1]}"#).status, 400);
+    assert_eq!(
+        post(addr, "/v1/models/resnet:predict", r#"{"instances": [1]}"#).status,
+        400
+    );
     let reply = get(addr, "/monitoring/prometheus/metrics");
     assert_eq!(reply.status, 200);
-    assert!(reply.header("content-type").unwrap().starts_with("text/plain"));
+    assert!(
+        reply
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/plain")
+    );
     let text = reply.body;
     assert!(text.contains(r#"tfprobe_requests_total{model="resnet",signature="serving_default",api="predict",protocol="rest",status="OK"} 1"#), "{text}");
     assert!(text.contains(r#"status="INVALID_ARGUMENT"} 1"#), "{text}");
-    assert!(text.contains("tfprobe_request_duration_seconds_bucket{"), "{text}");
-    assert!(text.contains(r#"tfprobe_model_load_duration_seconds{model="resnet",version="1538687457"}"#), "{text}");
+    assert!(
+        text.contains("tfprobe_request_duration_seconds_bucket{"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            r#"tfprobe_model_load_duration_seconds{model="resnet",version="1538687457"}"#
+        ),
+        "{text}"
+    );
     server.shutdown().await;
 }
 
@@ -239,19 +494,30 @@ async fn demo_model_classifies_the_sample_photos() {
     common::ensure_runtime();
     let base = server_common::repo().join("assets/models/efficientnet_lite0");
     let server = start(config(vec![ModelSource::new("efficientnet", base.clone())])).await;
-    let expected: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(base.join("expected_probabilities.json")).unwrap()).unwrap();
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(base.join("expected_probabilities.json")).unwrap(),
+    )
+    .unwrap();
     let mut http = Http::connect(server.rest_addr().unwrap());
     for (image, info) in expected["images"].as_object().unwrap() {
-        let bytes = std::fs::read(server_common::repo().join(info["path"].as_str().unwrap())).unwrap();
-        let body = format!("{{\"instances\": [{{\"b64\": \"{}\"}}]}}", server_common::b64(&bytes));
+        let bytes =
+            std::fs::read(server_common::repo().join(info["path"].as_str().unwrap())).unwrap();
+        let body = format!(
+            "{{\"instances\": [{{\"b64\": \"{}\"}}]}}",
+            server_common::b64(&bytes)
+        );
         let reply = http.post("/v1/models/efficientnet:predict", &body);
         assert_eq!(reply.status, 200, "{image}: {}", reply.body);
         let prediction = &reply.json()["predictions"][0];
         assert_eq!(prediction["classes"], info["class"], "{image}");
         let top = &info["top10"][0];
-        let probability = prediction["probabilities"][top[0].as_u64().unwrap() as usize].as_f64().unwrap();
-        assert!((probability - top[1].as_f64().unwrap()).abs() < 1e-5, "{image}: {probability} vs {top}");
+        let probability = prediction["probabilities"][top[0].as_u64().unwrap() as usize]
+            .as_f64()
+            .unwrap();
+        assert!(
+            (probability - top[1].as_f64().unwrap()).abs() < 1e-5,
+            "{image}: {probability} vs {top}"
+        );
     }
     server.shutdown().await;
 }

@@ -72,11 +72,16 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let show_progress = !args.no_progress && !args.json;
     let reports = runtime(args.threads)?.block_on(async {
         let client = Client::connect(&config)?;
-        let info = client.metadata().await.context("asking the server for the model's signatures")?;
+        let info = client
+            .metadata()
+            .await
+            .context("asking the server for the model's signatures")?;
         let signature = pick_signature(&info, args.signature_def.as_deref())?;
         let inputs = image_inputs(&args.image, &signature, &options)?;
         let request = Arc::new(client.prepare(&inputs)?);
-        bench::warm_up(&client, &request, args.warmup).await.context("warm-up request")?;
+        bench::warm_up(&client, &request, args.warmup)
+            .await
+            .context("warm-up request")?;
         let progress = Arc::new(Progress::default());
         let on_ctrl_c = progress.clone();
         tokio::spawn(async move {
@@ -92,7 +97,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             let level_progress = Arc::new(Progress::default());
             let bar = show_progress.then(|| progress_bar(level, limit));
             let watcher = {
-                let (level_progress, stop, bar) = (level_progress.clone(), progress.clone(), bar.clone());
+                let (level_progress, stop, bar) =
+                    (level_progress.clone(), progress.clone(), bar.clone());
                 tokio::spawn(async move {
                     loop {
                         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -104,7 +110,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
                             let errors = level_progress.errors.load(Ordering::Relaxed);
                             match limit {
                                 BenchLimit::Requests(_) => bar.set_position(done),
-                                BenchLimit::Duration(_) => bar.set_message(format!("{done} requests")),
+                                BenchLimit::Duration(_) => {
+                                    bar.set_message(format!("{done} requests"))
+                                }
                             }
                             if errors > 0 {
                                 bar.set_prefix(format!("concurrency {level}, {errors} errors"));
@@ -113,7 +121,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
                     }
                 })
             };
-            let ticker = bar.clone().filter(|_| matches!(limit, BenchLimit::Duration(_)));
+            let ticker = bar
+                .clone()
+                .filter(|_| matches!(limit, BenchLimit::Duration(_)));
             let ticking = ticker.map(|bar| {
                 tokio::spawn(async move {
                     let started = std::time::Instant::now();
@@ -143,18 +153,31 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         }
         std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
     }
-    let text = if args.json { serde_json::to_string_pretty(&reports)? + "\n" } else { table(&reports) };
+    let text = if args.json {
+        serde_json::to_string_pretty(&reports)? + "\n"
+    } else {
+        table(&reports)
+    };
     crate::cli::print_stdout(&text)?;
-    let failed = reports.iter().any(|report| report.errors > 0 && report.errors == report.requests);
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    let failed = reports
+        .iter()
+        .any(|report| report.errors > 0 && report.errors == report.requests);
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn progress_bar(level: usize, limit: BenchLimit) -> indicatif::ProgressBar {
     let (length, template) = match limit {
-        BenchLimit::Requests(count) => (count, "{prefix:>22} [{bar:30}] {pos}/{len} {per_sec} {msg}"),
-        BenchLimit::Duration(duration) => {
-            (duration.as_millis() as u64, "{prefix:>22} [{bar:30}] {elapsed}/{duration} {msg}")
+        BenchLimit::Requests(count) => {
+            (count, "{prefix:>22} [{bar:30}] {pos}/{len} {per_sec} {msg}")
         }
+        BenchLimit::Duration(duration) => (
+            duration.as_millis() as u64,
+            "{prefix:>22} [{bar:30}] {elapsed}/{duration} {msg}",
+        ),
     };
     let bar = indicatif::ProgressBar::new(length);
     bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
@@ -168,7 +191,16 @@ fn progress_bar(level: usize, limit: BenchLimit) -> indicatif::ProgressBar {
 fn table(reports: &[LevelReport]) -> String {
     let mut text = format!(
         "{:>11} {:>9} {:>7} {:>12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}\n",
-        "concurrency", "requests", "errors", "req/s", "p50 ms", "p90 ms", "p95 ms", "p99 ms", "max ms", "mean ms"
+        "concurrency",
+        "requests",
+        "errors",
+        "req/s",
+        "p50 ms",
+        "p90 ms",
+        "p95 ms",
+        "p99 ms",
+        "max ms",
+        "mean ms"
     );
     for r in reports {
         text += &format!(

@@ -16,7 +16,9 @@ pub fn mark_start() {
 }
 
 #[derive(Args, Debug, Default)]
-#[command(after_help = "Examples:\n  tfprobe\n  tfprobe gui models/resnet\n  tfprobe models/resnet/1\n  tfprobe gui --serve models/resnet cat.jpg")]
+#[command(
+    after_help = "Examples:\n  tfprobe\n  tfprobe gui models/resnet\n  tfprobe models/resnet/1\n  tfprobe gui --serve models/resnet cat.jpg"
+)]
 pub struct GuiArgs {
     /// SavedModel folders, base paths with numeric version folders, or images to open.
     #[arg(value_name = "PATH")]
@@ -36,7 +38,10 @@ pub fn run(args: &GuiArgs) -> anyhow::Result<ExitCode> {
         started: Some(START.get().copied().unwrap_or_else(Instant::now)),
         fresh_state: args.reset,
     };
-    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() && cfg!(target_os = "linux") {
+    if std::env::var_os("DISPLAY").is_none()
+        && std::env::var_os("WAYLAND_DISPLAY").is_none()
+        && cfg!(target_os = "linux")
+    {
         bail!(
             "no display to open the window on (neither DISPLAY nor WAYLAND_DISPLAY is set); \
              use a subcommand such as `tfprobe show --dir PATH` (see `tfprobe --help`)"
@@ -46,7 +51,9 @@ pub fn run(args: &GuiArgs) -> anyhow::Result<ExitCode> {
         // SAFETY: still single-threaded here (the window and its threads start below).
         unsafe { std::env::set_var("TF_CPP_MIN_LOG_LEVEL", "2") };
     }
-    tfprobe::ui::run(options).map_err(|err| anyhow::anyhow!("{err}")).context("the desktop app could not start")?;
+    tfprobe::ui::run(options)
+        .map_err(|err| anyhow::anyhow!("{err}"))
+        .context("the desktop app could not start")?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -57,14 +64,22 @@ pub fn run_path_argument(args: &[OsString]) -> anyhow::Result<ExitCode> {
     for (index, arg) in args.iter().enumerate() {
         let path = PathBuf::from(arg);
         let text = arg.to_string_lossy();
-        let looks_like_path = path.exists() || text.contains(['/', '\\', '.']) || text.starts_with('~');
+        let looks_like_path =
+            path.exists() || text.contains(['/', '\\', '.']) || text.starts_with('~');
         if !looks_like_path {
             if index == 0 {
-                bail!("unrecognized subcommand '{text}' (and no file or folder of that name exists); see `tfprobe --help`");
+                bail!(
+                    "unrecognized subcommand '{text}' (and no file or folder of that name exists); see `tfprobe --help`"
+                );
             }
-            bail!("'{text}' is neither a file nor a folder; `tfprobe PATH...` opens SavedModels and images");
+            bail!(
+                "'{text}' is neither a file nor a folder; `tfprobe PATH...` opens SavedModels and images"
+            );
         }
         paths.push(path);
     }
-    run(&GuiArgs { paths, ..GuiArgs::default() })
+    run(&GuiArgs {
+        paths,
+        ..GuiArgs::default()
+    })
 }

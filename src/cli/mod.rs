@@ -17,7 +17,11 @@ use std::io::Write;
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "tfprobe", version, about = "Open, inspect, serve and test TensorFlow SavedModels")]
+#[command(
+    name = "tfprobe",
+    version,
+    about = "Open, inspect, serve and test TensorFlow SavedModels"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -71,7 +75,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// Writes to stdout; a closed pipe (`tfprobe show ... | head`) ends quietly.
 pub fn print_stdout(text: &str) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
         Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => Ok(other?),
     }

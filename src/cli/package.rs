@@ -21,7 +21,12 @@ pub fn man() -> anyhow::Result<std::process::ExitCode> {
 /// `tfprobe completions SHELL`: a completion script on stdout.
 pub fn completions(args: &CompletionsArgs) -> anyhow::Result<std::process::ExitCode> {
     let mut script = Vec::new();
-    clap_complete::generate(args.shell, &mut super::Cli::command(), "tfprobe", &mut script);
+    clap_complete::generate(
+        args.shell,
+        &mut super::Cli::command(),
+        "tfprobe",
+        &mut script,
+    );
     super::print_stdout(&String::from_utf8(script)?)?;
     Ok(std::process::ExitCode::SUCCESS)
 }

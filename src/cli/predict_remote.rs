@@ -9,8 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use tfprobe::client::stats::LatencyStats;
-use tfprobe::client::{Client, ClientConfig, ModelClient, Protocol, TlsOptions, VersionSelector, snippets};
-use tfprobe::imaging::{self, ChannelOrder, ImageOptions, Labels, Layout, Normalization, ResizeFilter};
+use tfprobe::client::{
+    Client, ClientConfig, ModelClient, Protocol, TlsOptions, VersionSelector, snippets,
+};
+use tfprobe::imaging::{
+    self, ChannelOrder, ImageOptions, Labels, Layout, Normalization, ResizeFilter,
+};
 use tfprobe::model::{SavedModelInfo, SignatureInfo};
 use tfprobe::runtime::NamedTensors;
 use tfprobe::tensor::TensorData;
@@ -28,7 +32,11 @@ pub struct TargetArgs {
     #[arg(long = "model_name", value_name = "NAME")]
     pub model_name: Option<String>,
     /// Ask for this version instead of the latest.
-    #[arg(long = "model_version", value_name = "N", conflicts_with = "version_label")]
+    #[arg(
+        long = "model_version",
+        value_name = "N",
+        conflicts_with = "version_label"
+    )]
     pub model_version: Option<i64>,
     /// Ask for the version with this label.
     #[arg(long = "version_label", value_name = "LABEL")]
@@ -55,13 +63,19 @@ pub struct TargetArgs {
 
 impl TargetArgs {
     pub fn config(&self, signature: Option<&str>) -> anyhow::Result<ClientConfig> {
-        let server = self.server.as_deref().context("--server HOST:PORT is required")?;
-        let protocol = if self.grpc { Protocol::Grpc } else { Protocol::Rest };
+        let server = self
+            .server
+            .as_deref()
+            .context("--server HOST:PORT is required")?;
+        let protocol = if self.grpc {
+            Protocol::Grpc
+        } else {
+            Protocol::Rest
+        };
         let mut config = ClientConfig::parse_target(server, protocol)?;
-        config.model_name = self
-            .model_name
-            .clone()
-            .context("--model_name is required with --server (TF Serving's APIs cannot list models)")?;
+        config.model_name = self.model_name.clone().context(
+            "--model_name is required with --server (TF Serving's APIs cannot list models)",
+        )?;
         config.version = match (&self.model_version, &self.version_label) {
             (Some(version), _) => VersionSelector::Version(*version),
             (None, Some(label)) => VersionSelector::Label(label.clone()),
@@ -80,9 +94,12 @@ impl TargetArgs {
             tls.server_name = self.tls_server_name.clone();
         }
         for header in &self.headers {
-            let (name, value) =
-                header.split_once(':').with_context(|| format!("--header '{header}' is not 'Name: value'"))?;
-            config.headers.push((name.trim().to_string(), value.trim().to_string()));
+            let (name, value) = header
+                .split_once(':')
+                .with_context(|| format!("--header '{header}' is not 'Name: value'"))?;
+            config
+                .headers
+                .push((name.trim().to_string(), value.trim().to_string()));
         }
         Ok(config)
     }
@@ -106,7 +123,11 @@ pub struct ImageArgs {
     #[arg(long = "crop-fraction", value_name = "F")]
     pub crop_fraction: Option<f32>,
     /// Resize filter: nearest, bilinear, bicubic, lanczos3.
-    #[arg(long = "resize-filter", default_value = "bilinear", value_name = "FILTER")]
+    #[arg(
+        long = "resize-filter",
+        default_value = "bilinear",
+        value_name = "FILTER"
+    )]
     pub resize_filter: ResizeFilter,
     /// Treat a pixel input as NCHW (or NHWC) whatever its shape suggests.
     #[arg(long, value_name = "nhwc|nchw", value_parser = parse_layout)]
@@ -193,34 +214,55 @@ pub fn runtime(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
         builder.worker_threads(threads.min(64));
         builder
     };
-    builder.enable_all().build().context("cannot start the async runtime")
+    builder
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
 
 /// The signature a call runs: the asked one, `serving_default`, or the only one.
 pub fn pick_signature(info: &SavedModelInfo, asked: Option<&str>) -> anyhow::Result<SignatureInfo> {
-    let graph = info.serving_meta_graph().context("the server reported no signatures")?;
-    let runnable: Vec<&SignatureInfo> = graph.signatures.iter().filter(|s| !s.key.starts_with("__")).collect();
+    let graph = info
+        .serving_meta_graph()
+        .context("the server reported no signatures")?;
+    let runnable: Vec<&SignatureInfo> = graph
+        .signatures
+        .iter()
+        .filter(|s| !s.key.starts_with("__"))
+        .collect();
     let found = match asked {
         Some(key) => graph.signature(key),
-        None => graph.signature("serving_default").or(match runnable.as_slice() {
-            [only] => Some(*only),
-            _ => None,
-        }),
+        None => graph
+            .signature("serving_default")
+            .or(match runnable.as_slice() {
+                [only] => Some(*only),
+                _ => None,
+            }),
     };
     found.cloned().with_context(|| {
         let keys: Vec<&str> = runnable.iter().map(|s| s.key.as_str()).collect();
         match asked {
-            Some(key) => format!("the model has no signature '{key}' (it has: {})", keys.join(", ")),
-            None => format!("the model has several signatures ({}); choose one with --signature_def", keys.join(", ")),
+            Some(key) => format!(
+                "the model has no signature '{key}' (it has: {})",
+                keys.join(", ")
+            ),
+            None => format!(
+                "the model has several signatures ({}); choose one with --signature_def",
+                keys.join(", ")
+            ),
         }
     })
 }
 
 /// Reads the image and builds the named input tensors for `signature`.
-pub fn image_inputs(path: &Path, signature: &SignatureInfo, options: &ImageOptions) -> anyhow::Result<NamedTensors> {
+pub fn image_inputs(
+    path: &Path,
+    signature: &SignatureInfo,
+    options: &ImageOptions,
+) -> anyhow::Result<NamedTensors> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let (key, tensor) =
-        imaging::image_input(&bytes, signature, options).with_context(|| format!("preparing {}", path.display()))?;
+    let (key, tensor) = imaging::image_input(&bytes, signature, options)
+        .with_context(|| format!("preparing {}", path.display()))?;
     Ok([(key, tensor)].into())
 }
 
@@ -294,11 +336,17 @@ fn seed_signature(key: &str) -> SignatureInfo {
     }
 }
 
-fn labels(remote: &RemoteArgs, model_dir: Option<&Path>, outputs: &NamedTensors) -> anyhow::Result<Option<Labels>> {
+fn labels(
+    remote: &RemoteArgs,
+    model_dir: Option<&Path>,
+    outputs: &NamedTensors,
+) -> anyhow::Result<Option<Labels>> {
     if let Some(path) = &remote.labels {
         return Ok(Some(Labels::from_file(path)?));
     }
-    let Ok((_, _, _, classes)) = imaging::find_scores(outputs, remote.output.as_deref()) else { return Ok(None) };
+    let Ok((_, _, _, classes)) = imaging::find_scores(outputs, remote.output.as_deref()) else {
+        return Ok(None);
+    };
     if let Some(labels) = model_dir.and_then(|dir| imaging::find_model_labels(dir, classes)) {
         return Ok(Some(labels));
     }
@@ -311,7 +359,9 @@ fn predicted_class(outputs: &NamedTensors, output: Option<&str>) -> Option<Strin
         return values.first().map(i64::to_string);
     }
     let (_, values, _, classes) = imaging::find_scores(outputs, output).ok()?;
-    imaging::top_k(&values[..classes.min(values.len())], 1).first().map(|(class, _)| class.to_string())
+    imaging::top_k(&values[..classes.min(values.len())], 1)
+        .first()
+        .map(|(class, _)| class.to_string())
 }
 
 fn report(
@@ -327,7 +377,10 @@ fn report(
         Protocol::Rest => "REST",
         Protocol::Grpc => "gRPC",
     };
-    let version = result.model_version.map(|v| format!(", version {v}")).unwrap_or_default();
+    let version = result
+        .model_version
+        .map(|v| format!(", version {v}"))
+        .unwrap_or_default();
     let mut text = format!(
         "server:    {} ({protocol}), model '{}'{version}, signature '{}'\n",
         config.authority(),
@@ -335,7 +388,12 @@ fn report(
         signature.key
     );
     text += &format!("image:     {}\n", args.image.display());
-    match imaging::classify(&result.outputs, remote.output.as_deref(), args.top_k, labels) {
+    match imaging::classify(
+        &result.outputs,
+        remote.output.as_deref(),
+        args.top_k,
+        labels,
+    ) {
         Ok(classification) => {
             if let Some(source) = &classification.labels_source {
                 text += &format!("labels:    {source}\n");
@@ -345,10 +403,25 @@ fn report(
             } else {
                 classification.output.clone()
             };
-            text += &format!("\n{:>4}  {:>6}  {:<32}  {}\n", "rank", "class", "label", heading);
-            for (rank, prediction) in classification.rows.first().into_iter().flatten().enumerate() {
+            text += &format!(
+                "\n{:>4}  {:>6}  {:<32}  {}\n",
+                "rank", "class", "label", heading
+            );
+            for (rank, prediction) in classification
+                .rows
+                .first()
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
                 let label = prediction.label.as_deref().unwrap_or("");
-                text += &format!("{:>4}  {:>6}  {:<32}  {:.6}\n", rank + 1, prediction.class, label, prediction.score);
+                text += &format!(
+                    "{:>4}  {:>6}  {:<32}  {:.6}\n",
+                    rank + 1,
+                    prediction.class,
+                    label,
+                    prediction.score
+                );
             }
             text.push('\n');
         }
@@ -359,13 +432,24 @@ fn report(
             && tensor.shape.len() <= 1
             && !values.is_empty()
         {
-            text += &format!("{name}: {}\n", values.iter().map(i64::to_string).collect::<Vec<_>>().join(", "));
+            text += &format!(
+                "{name}: {}\n",
+                values
+                    .iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
         }
     }
     let snapshot = stats.snapshot();
     if remote.repeat > 1 {
-        let class = predicted_class(&result.outputs, remote.output.as_deref()).unwrap_or_else(|| "?".into());
-        text += &format!("Prediction class: {class}, avg latency: {:.1} ms\n", snapshot.mean_ms);
+        let class = predicted_class(&result.outputs, remote.output.as_deref())
+            .unwrap_or_else(|| "?".into());
+        text += &format!(
+            "Prediction class: {class}, avg latency: {:.1} ms\n",
+            snapshot.mean_ms
+        );
         text += &format!(
             "latency over {} requests (after {} warm-up): p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, min {:.2} ms, max {:.2} ms\n",
             snapshot.count,

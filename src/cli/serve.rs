@@ -45,11 +45,19 @@ pub struct ServeArgs {
     pub model_config_file: Option<PathBuf>,
 
     /// Seconds between scans of the base paths for new versions; 0 or less scans once.
-    #[arg(long = "file_system_poll_wait_seconds", default_value_t = 1, allow_negative_numbers = true)]
+    #[arg(
+        long = "file_system_poll_wait_seconds",
+        default_value_t = 1,
+        allow_negative_numbers = true
+    )]
     pub file_system_poll_wait_seconds: i64,
 
     /// Deadline of a REST predict request in milliseconds; 0 or less means none.
-    #[arg(long = "rest_api_timeout_in_ms", default_value_t = 30000, allow_negative_numbers = true)]
+    #[arg(
+        long = "rest_api_timeout_in_ms",
+        default_value_t = 30000,
+        allow_negative_numbers = true
+    )]
     pub rest_api_timeout_in_ms: i64,
 
     /// Address to listen on. Anything but a loopback address exposes the models to
@@ -102,7 +110,10 @@ fn models(args: &ServeArgs) -> anyhow::Result<Vec<ModelSource>> {
         },
     };
     if base_path.join("saved_model.pb").is_file() {
-        let parent = base_path.parent().map(|parent| parent.display().to_string()).unwrap_or_default();
+        let parent = base_path
+            .parent()
+            .map(|parent| parent.display().to_string())
+            .unwrap_or_default();
         bail!(
             "{} is a SavedModel version folder; --model_base_path takes the folder above it, which holds \
              numeric version folders (here: --model_base_path={parent}, if the folder's name is a number)",
@@ -124,7 +135,9 @@ fn tensorflow_loader(args: &ServeArgs) -> Loader {
         inter_op_threads: nonzero(args.tensorflow_inter_op_parallelism),
         ..LoadOptions::default()
     };
-    Arc::new(move |dir| TfBackend::load(dir, &options).map(|backend| Arc::new(backend) as Arc<dyn Backend>))
+    Arc::new(move |dir| {
+        TfBackend::load(dir, &options).map(|backend| Arc::new(backend) as Arc<dyn Backend>)
+    })
 }
 
 fn init_logging() {
@@ -142,11 +155,18 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     init_logging();
     let models = models(args)?;
     if args.enable_batching {
-        tracing::warn!("--enable_batching is accepted but ignored: tfprobe runs each request on its own");
+        tracing::warn!(
+            "--enable_batching is accepted but ignored: tfprobe runs each request on its own"
+        );
     }
     // Fail fast, with the way to fix it, when TensorFlow itself is missing.
-    let runtime = tfprobe::runtime::library::ensure_loaded().context("cannot serve without the TensorFlow runtime")?;
-    tracing::info!("TensorFlow runtime {} from {}", runtime.version, runtime.location.dir.display());
+    let runtime = tfprobe::runtime::library::ensure_loaded()
+        .context("cannot serve without the TensorFlow runtime")?;
+    tracing::info!(
+        "TensorFlow runtime {} from {}",
+        runtime.version,
+        runtime.location.dir.display()
+    );
 
     let mut config = ServerConfig::new(models, tensorflow_loader(args));
     let defaults = WorkerOptions::default();
@@ -164,7 +184,10 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     config.max_request_bytes = args.max_request_bytes;
     config.grpc_max_message_bytes = args.max_request_bytes;
     config.model_threads = args.model_threads.unwrap_or(defaults.threads).max(1);
-    config.queue_capacity = args.model_queue_capacity.unwrap_or(defaults.queue_capacity).max(1);
+    config.queue_capacity = args
+        .model_queue_capacity
+        .unwrap_or(defaults.queue_capacity)
+        .max(1);
 
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.enable_all().thread_name("tfprobe-server");
@@ -176,8 +199,15 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         let server = server::start(config).await?;
         if !server.ready() {
             for model in server.models() {
-                for version in model.versions.iter().filter(|version| version.error.is_some()) {
-                    let (code, message) = version.error.clone().unwrap_or((tfprobe::pb::tensorflow::error::Code::Unknown, String::new()));
+                for version in model
+                    .versions
+                    .iter()
+                    .filter(|version| version.error.is_some())
+                {
+                    let (code, message) = version
+                        .error
+                        .clone()
+                        .unwrap_or((tfprobe::pb::tensorflow::error::Code::Unknown, String::new()));
                     tracing::error!(
                         "model {} version {} failed to load ({}): {message}",
                         model.name,
@@ -186,7 +216,9 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
                     );
                 }
             }
-            tracing::warn!("not every model has a version serving yet; requests for it answer NOT_FOUND");
+            tracing::warn!(
+                "not every model has a version serving yet; requests for it answer NOT_FOUND"
+            );
         }
         let stopping = server.stopping();
         tokio::select! {

@@ -45,8 +45,7 @@ pub struct LevelReport {
 }
 
 /// CSV header matching [`LevelReport::csv_row`].
-pub const CSV_HEADER: &str =
-    "concurrency,requests,errors,throughput_rps,p50_ms,p90_ms,p95_ms,p99_ms,max_ms,mean_ms,elapsed_s";
+pub const CSV_HEADER: &str = "concurrency,requests,errors,throughput_rps,p50_ms,p90_ms,p95_ms,p99_ms,max_ms,mean_ms,elapsed_s";
 
 impl LevelReport {
     pub fn csv_row(&self) -> String {
@@ -77,7 +76,11 @@ pub struct Progress {
 }
 
 /// Sends `count` requests one after another; the first failure ends it.
-pub async fn warm_up(client: &Client, request: &PreparedRequest, count: u64) -> Result<(), ClientError> {
+pub async fn warm_up(
+    client: &Client,
+    request: &PreparedRequest,
+    count: u64,
+) -> Result<(), ClientError> {
     for _ in 0..count {
         client.send_prepared(request).await?;
     }
@@ -105,12 +108,19 @@ pub async fn run_level(
     };
     let mut workers = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
-        let (client, request, claimed, progress) = (client.clone(), request.clone(), claimed.clone(), progress.clone());
+        let (client, request, claimed, progress) = (
+            client.clone(),
+            request.clone(),
+            claimed.clone(),
+            progress.clone(),
+        );
         workers.push(tokio::spawn(async move {
             let mut stats = LatencyStats::with_recent_capacity(0);
             let mut first_error: Option<String> = None;
             loop {
-                if progress.stop.load(Ordering::Relaxed) || deadline.is_some_and(|end| Instant::now() >= end) {
+                if progress.stop.load(Ordering::Relaxed)
+                    || deadline.is_some_and(|end| Instant::now() >= end)
+                {
                     break;
                 }
                 if claimed.fetch_add(1, Ordering::Relaxed) >= budget {
@@ -124,7 +134,10 @@ pub async fn run_level(
                         progress.errors.fetch_add(1, Ordering::Relaxed);
                         first_error.get_or_insert_with(|| err.to_string());
                         // A dead server fails fast: do not spin on it.
-                        if matches!(err, ClientError::Refused { .. } | ClientError::Unreachable { .. }) {
+                        if matches!(
+                            err,
+                            ClientError::Refused { .. } | ClientError::Unreachable { .. }
+                        ) {
                             tokio::time::sleep(Duration::from_millis(10)).await;
                         }
                     }
@@ -153,14 +166,23 @@ pub async fn run_level(
 }
 
 /// A level's report from its statistics.
-pub fn report(concurrency: usize, stats: &LatencyStats, elapsed: Duration, first_error: Option<String>) -> LevelReport {
+pub fn report(
+    concurrency: usize,
+    stats: &LatencyStats,
+    elapsed: Duration,
+    first_error: Option<String>,
+) -> LevelReport {
     let snapshot = stats.snapshot();
     let seconds = elapsed.as_secs_f64();
     LevelReport {
         concurrency,
         requests: snapshot.count + snapshot.errors,
         errors: snapshot.errors,
-        throughput_rps: if seconds > 0.0 { snapshot.count as f64 / seconds } else { 0.0 },
+        throughput_rps: if seconds > 0.0 {
+            snapshot.count as f64 / seconds
+        } else {
+            0.0
+        },
         p50_ms: snapshot.p50_ms,
         p90_ms: snapshot.p90_ms,
         p95_ms: snapshot.p95_ms,
@@ -176,10 +198,18 @@ pub fn report(concurrency: usize, stats: &LatencyStats, elapsed: Duration, first
 pub fn parse_concurrency(text: &str) -> Result<Vec<usize>, String> {
     let text = text.trim();
     if let Some((low, high)) = text.split_once(':') {
-        let low: usize = low.trim().parse().map_err(|_| format!("bad concurrency range '{text}'"))?;
-        let high: usize = high.trim().parse().map_err(|_| format!("bad concurrency range '{text}'"))?;
+        let low: usize = low
+            .trim()
+            .parse()
+            .map_err(|_| format!("bad concurrency range '{text}'"))?;
+        let high: usize = high
+            .trim()
+            .parse()
+            .map_err(|_| format!("bad concurrency range '{text}'"))?;
         if low == 0 || high < low || high > 4096 {
-            return Err(format!("concurrency range '{text}' must be within 1..=4096, low <= high"));
+            return Err(format!(
+                "concurrency range '{text}' must be within 1..=4096, low <= high"
+            ));
         }
         let mut levels = Vec::new();
         let mut level = low;
@@ -192,10 +222,16 @@ pub fn parse_concurrency(text: &str) -> Result<Vec<usize>, String> {
     }
     let levels: Vec<usize> = text
         .split(',')
-        .map(|part| part.trim().parse::<usize>().map_err(|_| format!("bad concurrency '{part}'")))
+        .map(|part| {
+            part.trim()
+                .parse::<usize>()
+                .map_err(|_| format!("bad concurrency '{part}'"))
+        })
         .collect::<Result<_, _>>()?;
     if levels.is_empty() || levels.iter().any(|&level| level == 0 || level > 4096) {
-        return Err(format!("concurrency levels must be within 1..=4096 (got '{text}')"));
+        return Err(format!(
+            "concurrency levels must be within 1..=4096 (got '{text}')"
+        ));
     }
     Ok(levels)
 }
@@ -241,6 +277,9 @@ mod tests {
         ] {
             assert!(json.get(key).is_some(), "{key}");
         }
-        assert_eq!(report.csv_row().split(',').count(), CSV_HEADER.split(',').count());
+        assert_eq!(
+            report.csv_row().split(',').count(),
+            CSV_HEADER.split(',').count()
+        );
     }
 }

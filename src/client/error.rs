@@ -10,7 +10,9 @@ pub enum ClientError {
     #[error("{0}")]
     Config(String),
     /// Nothing listens on the port.
-    #[error("connection refused by {target}: nothing is listening there (is the server running, and on this port?)")]
+    #[error(
+        "connection refused by {target}: nothing is listening there (is the server running, and on this port?)"
+    )]
     Refused { target: String },
     /// Name resolution, routing or TLS set-up failed.
     #[error("{target} is unreachable: {detail}")]
@@ -136,17 +138,28 @@ mod tests {
 
     #[test]
     fn messages_name_the_problem() {
-        let refused = ClientError::Refused { target: "127.0.0.1:9".into() };
+        let refused = ClientError::Refused {
+            target: "127.0.0.1:9".into(),
+        };
         assert!(refused.to_string().contains("connection refused"));
-        let slow =
-            ClientError::TimedOut { target: "h:1".into(), after: Duration::from_millis(250), phase: "connecting" };
-        assert_eq!(slow.to_string(), "timed out after 250 ms waiting for h:1 (connecting)");
+        let slow = ClientError::TimedOut {
+            target: "h:1".into(),
+            after: Duration::from_millis(250),
+            phase: "connecting",
+        };
+        assert_eq!(
+            slow.to_string(),
+            "timed out after 250 ms waiting for h:1 (connecting)"
+        );
         let server = ClientError::Server {
             code: "NOT_FOUND".into(),
             http_status: Some(404),
             message: "Servable not found".into(),
         };
-        assert_eq!(server.to_string(), "server error NOT_FOUND (HTTP 404): Servable not found");
+        assert_eq!(
+            server.to_string(),
+            "server error NOT_FOUND (HTTP 404): Servable not found"
+        );
         assert_eq!(server.server_code(), Some("NOT_FOUND"));
         assert_eq!(code_for_http_status(400), "INVALID_ARGUMENT");
         assert_eq!(code_for_http_status(500), "INTERNAL");

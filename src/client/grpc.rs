@@ -3,18 +3,23 @@
 
 use super::error::{ClientError, chain_text, io_kind};
 use super::metadata::{decode_error, model_info_from_signature_defs, states_from_proto};
-use super::{ClientConfig, ModelClient, PredictResult, PreparedRequest, VersionSelector, VersionState, tls};
+use super::{
+    ClientConfig, ModelClient, PredictResult, PreparedRequest, VersionSelector, VersionState, tls,
+};
 use crate::model::SavedModelInfo;
 use crate::pb::convert::{tensor_from_proto, tensor_to_proto_content};
 use crate::pb::tensorflow::serving::model_service_client::ModelServiceClient;
 use crate::pb::tensorflow::serving::prediction_service_client::PredictionServiceClient;
 use crate::pb::tensorflow::serving::{
-    GetModelMetadataRequest, GetModelStatusRequest, ModelSpec, PredictRequest, SignatureDefMap, model_spec,
+    GetModelMetadataRequest, GetModelStatusRequest, ModelSpec, PredictRequest, SignatureDefMap,
+    model_spec,
 };
 use crate::runtime::NamedTensors;
 use prost::Message;
 use std::sync::Arc;
-use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue, BinaryMetadataKey, BinaryMetadataValue, MetadataMap};
+use tonic::metadata::{
+    AsciiMetadataKey, AsciiMetadataValue, BinaryMetadataKey, BinaryMetadataValue, MetadataMap,
+};
 use tonic::transport::{Channel, Endpoint};
 
 /// Largest message sent or received: TF Serving's default limit is far lower, but
@@ -53,9 +58,15 @@ pub(crate) fn model_spec(config: &ClientConfig, with_signature: bool) -> ModelSp
         version_choice: match &config.version {
             VersionSelector::Latest => None,
             VersionSelector::Version(version) => Some(model_spec::VersionChoice::Version(*version)),
-            VersionSelector::Label(label) => Some(model_spec::VersionChoice::VersionLabel(label.clone())),
+            VersionSelector::Label(label) => {
+                Some(model_spec::VersionChoice::VersionLabel(label.clone()))
+            }
         },
-        signature_name: if with_signature { config.signature_or_empty().to_string() } else { String::new() },
+        signature_name: if with_signature {
+            config.signature_or_empty().to_string()
+        } else {
+            String::new()
+        },
     }
 }
 
@@ -63,23 +74,35 @@ impl GrpcClient {
     /// Builds the channel; it connects on the first call. Needs a tokio runtime.
     pub fn new(config: &ClientConfig) -> Result<GrpcClient, ClientError> {
         if tokio::runtime::Handle::try_current().is_err() {
-            return Err(ClientError::Config("the gRPC client must be created inside a tokio runtime".into()));
+            return Err(ClientError::Config(
+                "the gRPC client must be created inside a tokio runtime".into(),
+            ));
         }
-        let scheme = if config.tls.is_some() { "https" } else { "http" };
+        let scheme = if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         let endpoint = Endpoint::from_shared(format!("{scheme}://{}", config.authority()))
-            .map_err(|err| ClientError::Config(format!("bad address {}: {err}", config.authority())))?
+            .map_err(|err| {
+                ClientError::Config(format!("bad address {}: {err}", config.authority()))
+            })?
             .connect_timeout(config.connect_timeout)
             .timeout(config.timeout)
             .tcp_nodelay(true);
         let channel = match &config.tls {
             None => endpoint.connect_lazy(),
             Some(options) => {
-                let connector = tokio_rustls::TlsConnector::from(Arc::new(tls::client_config(options, &[b"h2"])?));
+                let connector = tokio_rustls::TlsConnector::from(Arc::new(tls::client_config(
+                    options,
+                    &[b"h2"],
+                )?));
                 let name = tls::server_name(&config.host, options)?;
                 let address = config.authority();
                 let connect_timeout = config.connect_timeout;
                 let service = tower::service_fn(move |_uri: http::Uri| {
-                    let (connector, name, address) = (connector.clone(), name.clone(), address.clone());
+                    let (connector, name, address) =
+                        (connector.clone(), name.clone(), address.clone());
                     async move {
                         let connect = async {
                             let tcp = tokio::net::TcpStream::connect(address.as_str()).await?;
@@ -88,14 +111,23 @@ impl GrpcClient {
                         };
                         let stream = tokio::time::timeout(connect_timeout, connect)
                             .await
-                            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
+                            .map_err(|_| {
+                                std::io::Error::new(
+                                    std::io::ErrorKind::TimedOut,
+                                    "connect timed out",
+                                )
+                            })??;
                         Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(stream))
                     }
                 });
                 endpoint.connect_with_connector_lazy(service)
             }
         };
-        Ok(GrpcClient { config: config.clone(), channel, metadata: metadata_map(&config.headers)? })
+        Ok(GrpcClient {
+            config: config.clone(),
+            channel,
+            metadata: metadata_map(&config.headers)?,
+        })
     }
 
     pub fn config(&self) -> &ClientConfig {
@@ -126,41 +158,65 @@ impl GrpcClient {
         let lower = detail.to_ascii_lowercase();
         if let Some(source) = std::error::Error::source(status) {
             match io_kind(source) {
-                Some(std::io::ErrorKind::ConnectionRefused) => return ClientError::Refused { target },
+                Some(std::io::ErrorKind::ConnectionRefused) => {
+                    return ClientError::Refused { target };
+                }
                 Some(std::io::ErrorKind::TimedOut) => {
-                    return ClientError::TimedOut { target, after: self.config.connect_timeout, phase: "connecting" };
+                    return ClientError::TimedOut {
+                        target,
+                        after: self.config.connect_timeout,
+                        phase: "connecting",
+                    };
                 }
                 _ => {}
             }
-            if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+            if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
+            {
                 return ClientError::Tls { target, detail };
             }
-            if lower.contains("h2 protocol error") || lower.contains("frame") || lower.contains("http2 error") {
+            if lower.contains("h2 protocol error")
+                || lower.contains("frame")
+                || lower.contains("http2 error")
+            {
                 return ClientError::NotTfServing {
                     target,
                     detail: format!("it does not speak gRPC over HTTP/2 ({detail})"),
                 };
             }
             if lower.contains("timed out") || lower.contains("elapsed") {
-                return ClientError::TimedOut { target, after: self.config.connect_timeout, phase: "connecting" };
+                return ClientError::TimedOut {
+                    target,
+                    after: self.config.connect_timeout,
+                    phase: "connecting",
+                };
             }
             if lower.contains("dns") || lower.contains("resolve") || lower.contains("unreachable") {
                 return ClientError::Unreachable { target, detail };
             }
         }
         match status.code() {
-            tonic::Code::DeadlineExceeded => {
-                ClientError::TimedOut { target, after: self.config.timeout, phase: "waiting for the response" }
-            }
-            tonic::Code::Cancelled if lower.contains("timeout expired") => {
-                ClientError::TimedOut { target, after: self.config.timeout, phase: "waiting for the response" }
-            }
-            tonic::Code::Unimplemented if message.is_empty() || lower.contains("unknown service") => {
+            tonic::Code::DeadlineExceeded => ClientError::TimedOut {
+                target,
+                after: self.config.timeout,
+                phase: "waiting for the response",
+            },
+            tonic::Code::Cancelled if lower.contains("timeout expired") => ClientError::TimedOut {
+                target,
+                after: self.config.timeout,
+                phase: "waiting for the response",
+            },
+            tonic::Code::Unimplemented
+                if message.is_empty() || lower.contains("unknown service") =>
+            {
                 ClientError::NotTfServing {
                     target,
                     detail: format!(
                         "it does not offer TF Serving's gRPC services ({})",
-                        if message.is_empty() { "UNIMPLEMENTED" } else { &message }
+                        if message.is_empty() {
+                            "UNIMPLEMENTED"
+                        } else {
+                            &message
+                        }
                     ),
                 }
             }
@@ -174,7 +230,10 @@ impl GrpcClient {
                 .iter()
                 .any(|words| lower.contains(words)) =>
             {
-                ClientError::NotTfServing { target, detail: format!("it answers HTTP/2 but not gRPC ({detail})") }
+                ClientError::NotTfServing {
+                    target,
+                    detail: format!("it answers HTTP/2 but not gRPC ({detail})"),
+                }
             }
             tonic::Code::Unavailable if std::error::Error::source(status).is_some() => {
                 ClientError::Unreachable { target, detail }
@@ -192,7 +251,10 @@ impl GrpcClient {
     fn predict_request(&self, inputs: &NamedTensors, output_filter: &[String]) -> PredictRequest {
         PredictRequest {
             model_spec: Some(model_spec(&self.config, true)),
-            inputs: inputs.iter().map(|(key, tensor)| (key.clone(), tensor_to_proto_content(tensor))).collect(),
+            inputs: inputs
+                .iter()
+                .map(|(key, tensor)| (key.clone(), tensor_to_proto_content(tensor)))
+                .collect(),
             output_filter: output_filter.to_vec(),
             ..Default::default()
         }
@@ -201,7 +263,9 @@ impl GrpcClient {
 
 impl ModelClient for GrpcClient {
     async fn status(&self) -> Result<Vec<VersionState>, ClientError> {
-        let request = self.request(GetModelStatusRequest { model_spec: Some(model_spec(&self.config, false)) });
+        let request = self.request(GetModelStatusRequest {
+            model_spec: Some(model_spec(&self.config, false)),
+        });
         let response = ModelServiceClient::new(self.channel.clone())
             .get_model_status(request)
             .await
@@ -224,7 +288,8 @@ impl ModelClient for GrpcClient {
             .metadata
             .get("signature_def")
             .ok_or_else(|| ClientError::Decode("the metadata has no 'signature_def'".into()))?;
-        let map = SignatureDefMap::decode(any.value.as_slice()).map_err(|err| decode_error("SignatureDefMap", err))?;
+        let map = SignatureDefMap::decode(any.value.as_slice())
+            .map_err(|err| decode_error("SignatureDefMap", err))?;
         let version = match response.model_spec.and_then(|spec| spec.version_choice) {
             Some(model_spec::VersionChoice::Version(version)) => Some(version),
             _ => None,
@@ -232,10 +297,18 @@ impl ModelClient for GrpcClient {
         Ok(model_info_from_signature_defs(version, &map))
     }
 
-    async fn predict(&self, inputs: NamedTensors, output_filter: &[String]) -> Result<PredictResult, ClientError> {
+    async fn predict(
+        &self,
+        inputs: NamedTensors,
+        output_filter: &[String],
+    ) -> Result<PredictResult, ClientError> {
         let request = self.request(self.predict_request(&inputs, output_filter));
-        let response =
-            self.prediction().predict(request).await.map_err(|status| self.status_error(&status))?.into_inner();
+        let response = self
+            .prediction()
+            .predict(request)
+            .await
+            .map_err(|status| self.status_error(&status))?
+            .into_inner();
         let outputs = response
             .outputs
             .iter()
@@ -251,16 +324,24 @@ impl ModelClient for GrpcClient {
             _ => None,
         };
         let signature_name = (!spec.signature_name.is_empty()).then_some(spec.signature_name);
-        Ok(PredictResult { outputs, model_version, signature_name })
+        Ok(PredictResult {
+            outputs,
+            model_version,
+            signature_name,
+        })
     }
 
     fn prepare(&self, inputs: &NamedTensors) -> Result<PreparedRequest, ClientError> {
-        Ok(PreparedRequest::Grpc(Box::new(self.predict_request(inputs, &[]))))
+        Ok(PreparedRequest::Grpc(Box::new(
+            self.predict_request(inputs, &[]),
+        )))
     }
 
     async fn send_prepared(&self, request: &PreparedRequest) -> Result<usize, ClientError> {
         let PreparedRequest::Grpc(message) = request else {
-            return Err(ClientError::Config("a REST request cannot be sent over gRPC".into()));
+            return Err(ClientError::Config(
+                "a REST request cannot be sent over gRPC".into(),
+            ));
         };
         let response = self
             .prediction()
@@ -284,10 +365,16 @@ mod tests {
         let spec = model_spec(&config, true);
         assert_eq!(spec.name, "resnet");
         assert_eq!(spec.signature_name, "predict");
-        assert_eq!(spec.version_choice, Some(model_spec::VersionChoice::VersionLabel("canary".into())));
+        assert_eq!(
+            spec.version_choice,
+            Some(model_spec::VersionChoice::VersionLabel("canary".into()))
+        );
         assert_eq!(model_spec(&config, false).signature_name, "");
-        let map =
-            metadata_map(&[("Authorization".into(), "Bearer x".into()), ("trace-bin".into(), "\u{1}".into())]).unwrap();
+        let map = metadata_map(&[
+            ("Authorization".into(), "Bearer x".into()),
+            ("trace-bin".into(), "\u{1}".into()),
+        ])
+        .unwrap();
         assert_eq!(map.get("authorization").unwrap(), "Bearer x");
         assert!(metadata_map(&[("bad key".into(), "v".into())]).is_err());
     }

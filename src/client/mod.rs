@@ -123,21 +123,32 @@ impl ClientConfig {
                 "https" => (rest, true, protocol),
                 "grpc" => (rest, false, Protocol::Grpc),
                 "grpcs" => (rest, true, Protocol::Grpc),
-                other => return Err(ClientError::Config(format!("unknown scheme '{other}://' in '{target}'"))),
+                other => {
+                    return Err(ClientError::Config(format!(
+                        "unknown scheme '{other}://' in '{target}'"
+                    )));
+                }
             },
             None => (target, false, protocol),
         };
         let authority = rest.split('/').next().unwrap_or_default();
         if authority.is_empty() {
-            return Err(ClientError::Config(format!("no host in '{target}' (expected HOST:PORT)")));
+            return Err(ClientError::Config(format!(
+                "no host in '{target}' (expected HOST:PORT)"
+            )));
         }
         let (host, port) = if let Some(stripped) = authority.strip_prefix('[') {
-            let (host, after) =
-                stripped.split_once(']').ok_or_else(|| ClientError::Config(format!("unclosed '[' in '{target}'")))?;
+            let (host, after) = stripped
+                .split_once(']')
+                .ok_or_else(|| ClientError::Config(format!("unclosed '[' in '{target}'")))?;
             match after.strip_prefix(':') {
                 Some(port) => (host.to_string(), Some(port)),
                 None if after.is_empty() => (host.to_string(), None),
-                None => return Err(ClientError::Config(format!("unexpected '{after}' after ']' in '{target}'"))),
+                None => {
+                    return Err(ClientError::Config(format!(
+                        "unexpected '{after}' after ']' in '{target}'"
+                    )));
+                }
             }
         } else {
             match authority.rsplit_once(':') {
@@ -146,9 +157,9 @@ impl ClientConfig {
             }
         };
         let port = match port {
-            Some(text) => {
-                text.parse::<u16>().map_err(|_| ClientError::Config(format!("bad port '{text}' in '{target}'")))?
-            }
+            Some(text) => text
+                .parse::<u16>()
+                .map_err(|_| ClientError::Config(format!("bad port '{text}' in '{target}'")))?,
             None => protocol.default_port(),
         };
         let mut config = ClientConfig::new(host, port, protocol);
@@ -186,7 +197,8 @@ impl ClientConfig {
     pub(crate) fn check(&self) -> Result<(), ClientError> {
         if self.model_name.is_empty() {
             return Err(ClientError::Config(
-                "no model name given (TF Serving's APIs cannot list models; pass --model_name)".into(),
+                "no model name given (TF Serving's APIs cannot list models; pass --model_name)"
+                    .into(),
             ));
         }
         if self.host.is_empty() {
@@ -238,7 +250,10 @@ pub trait ModelClient: Send + Sync {
 
     /// Sends a prepared request and checks that the server answered with success;
     /// returns the response size in bytes (the body is not decoded).
-    fn send_prepared(&self, request: &PreparedRequest) -> impl Future<Output = Result<usize, ClientError>> + Send;
+    fn send_prepared(
+        &self,
+        request: &PreparedRequest,
+    ) -> impl Future<Output = Result<usize, ClientError>> + Send;
 }
 
 /// A REST or gRPC client, chosen by [`ClientConfig::protocol`].
@@ -281,7 +296,11 @@ impl ModelClient for Client {
         }
     }
 
-    async fn predict(&self, inputs: NamedTensors, output_filter: &[String]) -> Result<PredictResult, ClientError> {
+    async fn predict(
+        &self,
+        inputs: NamedTensors,
+        output_filter: &[String],
+    ) -> Result<PredictResult, ClientError> {
         match self {
             Client::Rest(client) => client.predict(inputs, output_filter).await,
             Client::Grpc(client) => client.predict(inputs, output_filter).await,
@@ -310,19 +329,29 @@ mod tests {
     #[test]
     fn targets_parse_like_people_write_them() {
         let config = ClientConfig::parse_target("localhost:8501", Protocol::Rest).unwrap();
-        assert_eq!((config.host.as_str(), config.port, config.tls.is_none()), ("localhost", 8501, true));
+        assert_eq!(
+            (config.host.as_str(), config.port, config.tls.is_none()),
+            ("localhost", 8501, true)
+        );
         let config = ClientConfig::parse_target("127.0.0.1", Protocol::Grpc).unwrap();
         assert_eq!(config.port, 8500);
-        let config = ClientConfig::parse_target("https://models.example:443/v1", Protocol::Rest).unwrap();
+        let config =
+            ClientConfig::parse_target("https://models.example:443/v1", Protocol::Rest).unwrap();
         assert_eq!((config.port, config.tls.is_some()), (443, true));
         assert_eq!(config.base_url(), "https://models.example:443");
         let config = ClientConfig::parse_target("[::1]:9000", Protocol::Rest).unwrap();
         assert_eq!((config.host.as_str(), config.port), ("::1", 9000));
         assert_eq!(config.authority(), "[::1]:9000");
         let config = ClientConfig::parse_target("grpcs://h", Protocol::Rest).unwrap();
-        assert_eq!((config.protocol, config.port, config.tls.is_some()), (Protocol::Grpc, 8500, true));
+        assert_eq!(
+            (config.protocol, config.port, config.tls.is_some()),
+            (Protocol::Grpc, 8500, true)
+        );
         for bad in ["", "h:notaport", "ftp://h:1", "[::1"] {
-            assert!(ClientConfig::parse_target(bad, Protocol::Rest).is_err(), "{bad}");
+            assert!(
+                ClientConfig::parse_target(bad, Protocol::Rest).is_err(),
+                "{bad}"
+            );
         }
         let err = Client::connect(&ClientConfig::new("h", 1, Protocol::Rest)).unwrap_err();
         assert!(err.to_string().contains("--model_name"), "{err}");

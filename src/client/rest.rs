@@ -2,9 +2,13 @@
 //! `GET .../metadata`, `POST ...:predict`.
 
 use super::error::{ClientError, chain_text, code_for_http_status, io_kind};
-use super::metadata::{decode_error, model_info_from_signature_defs, signature_defs_from_json, states_from_json};
+use super::metadata::{
+    decode_error, model_info_from_signature_defs, signature_defs_from_json, states_from_json,
+};
 use super::rest_json::{decode_predict_response, encode_predict_request, parse_lenient};
-use super::{ClientConfig, ModelClient, PredictResult, PreparedRequest, VersionSelector, VersionState, tls};
+use super::{
+    ClientConfig, ModelClient, PredictResult, PreparedRequest, VersionSelector, VersionState, tls,
+};
 use crate::model::{SavedModelInfo, SignatureInfo};
 use crate::runtime::NamedTensors;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -38,11 +42,16 @@ pub(crate) fn encode_path_segment(text: &str) -> String {
 
 /// The model's URL for `config` (shared with the "copy as curl" snippets).
 pub(crate) fn model_url(config: &ClientConfig, base: &str) -> String {
-    let mut url = format!("{base}/v1/models/{}", encode_path_segment(&config.model_name));
+    let mut url = format!(
+        "{base}/v1/models/{}",
+        encode_path_segment(&config.model_name)
+    );
     match &config.version {
         VersionSelector::Latest => {}
         VersionSelector::Version(version) => url.push_str(&format!("/versions/{version}")),
-        VersionSelector::Label(label) => url.push_str(&format!("/labels/{}", encode_path_segment(label))),
+        VersionSelector::Label(label) => {
+            url.push_str(&format!("/labels/{}", encode_path_segment(label)))
+        }
     }
     url
 }
@@ -61,7 +70,9 @@ pub(crate) fn header_map(headers: &[(String, String)]) -> Result<HeaderMap, Clie
 
 fn is_loopback(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost")
-        || host.parse::<std::net::IpAddr>().is_ok_and(|address| address.is_loopback())
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address.is_loopback())
 }
 
 impl RestClient {
@@ -99,7 +110,12 @@ impl RestClient {
             .tls_backend_preconfigured(tls_config)
             .build()
             .map_err(|err| ClientError::Config(format!("HTTP client: {}", chain_text(&err))))?;
-        Ok(RestClient { model_url: model_url(config, &base), config: config.clone(), http, signatures: Arc::default() })
+        Ok(RestClient {
+            model_url: model_url(config, &base),
+            config: config.clone(),
+            http,
+            signatures: Arc::default(),
+        })
     }
 
     pub fn config(&self) -> &ClientConfig {
@@ -120,33 +136,50 @@ impl RestClient {
             } else {
                 (self.config.timeout, "waiting for the response")
             };
-            return ClientError::TimedOut { target, after, phase };
+            return ClientError::TimedOut {
+                target,
+                after,
+                phase,
+            };
         }
         let lower = detail.to_ascii_lowercase();
         let tls_words = ["certificate", "tls", "handshake", "alert"];
-        if is_tls_failure(err) || (err.is_connect() && tls_words.iter().any(|word| lower.contains(word))) {
+        if is_tls_failure(err)
+            || (err.is_connect() && tls_words.iter().any(|word| lower.contains(word)))
+        {
             return ClientError::Tls { target, detail };
         }
         if err.is_connect() {
             return match io_kind(err) {
                 Some(std::io::ErrorKind::ConnectionRefused) => ClientError::Refused { target },
-                Some(std::io::ErrorKind::TimedOut) => {
-                    ClientError::TimedOut { target, after: self.config.connect_timeout, phase: "connecting" }
-                }
+                Some(std::io::ErrorKind::TimedOut) => ClientError::TimedOut {
+                    target,
+                    after: self.config.connect_timeout,
+                    phase: "connecting",
+                },
                 _ => ClientError::Unreachable { target, detail },
             };
         }
         if err.is_request() || err.is_body() || err.is_decode() {
             // The peer closed or sent something that is not HTTP.
             if detail.contains("invalid HTTP") || detail.contains("parse") {
-                return ClientError::NotTfServing { target, detail: format!("the reply is not HTTP ({detail})") };
+                return ClientError::NotTfServing {
+                    target,
+                    detail: format!("the reply is not HTTP ({detail})"),
+                };
             }
         }
         ClientError::Transport { target, detail }
     }
 
-    async fn send(&self, request: reqwest::RequestBuilder) -> Result<(u16, String, bytes::Bytes), ClientError> {
-        let response = request.send().await.map_err(|err| self.transport_error(&err))?;
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(u16, String, bytes::Bytes), ClientError> {
+        let response = request
+            .send()
+            .await
+            .map_err(|err| self.transport_error(&err))?;
         let status = response.status().as_u16();
         let content_type = response
             .headers()
@@ -154,7 +187,10 @@ impl RestClient {
             .and_then(|value| value.to_str().ok())
             .unwrap_or("")
             .to_string();
-        let body = response.bytes().await.map_err(|err| self.transport_error(&err))?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|err| self.transport_error(&err))?;
         Ok((status, content_type, body))
     }
 
@@ -178,10 +214,17 @@ impl RestClient {
             .chars()
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect();
-        let kind = if content_type.is_empty() { "no content type".to_string() } else { content_type.to_string() };
+        let kind = if content_type.is_empty() {
+            "no content type".to_string()
+        } else {
+            content_type.to_string()
+        };
         ClientError::NotTfServing {
             target: self.config.authority(),
-            detail: format!("HTTP {status} ({kind}) without TF Serving's JSON: {}", snippet.trim()),
+            detail: format!(
+                "HTTP {status} ({kind}) without TF Serving's JSON: {}",
+                snippet.trim()
+            ),
         }
     }
 
@@ -198,8 +241,16 @@ impl RestClient {
 
     /// The signature a predict call runs, from cached metadata.
     async fn signature_info(&self) -> Option<SignatureInfo> {
-        let info = self.signatures.get_or_init(|| async { self.metadata().await.ok() }).await.as_ref()?;
-        let key = self.config.signature.as_deref().unwrap_or("serving_default");
+        let info = self
+            .signatures
+            .get_or_init(|| async { self.metadata().await.ok() })
+            .await
+            .as_ref()?;
+        let key = self
+            .config
+            .signature
+            .as_deref()
+            .unwrap_or("serving_default");
         info.serving_meta_graph()?.signature(key).cloned()
     }
 }
@@ -212,7 +263,9 @@ fn is_tls_failure(err: &reqwest::Error) -> bool {
             return true;
         }
         if let Some(io) = error.downcast_ref::<std::io::Error>()
-            && io.get_ref().is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+            && io
+                .get_ref()
+                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
         {
             return true;
         }
@@ -223,23 +276,34 @@ fn is_tls_failure(err: &reqwest::Error) -> bool {
 
 impl ModelClient for RestClient {
     async fn status(&self) -> Result<Vec<VersionState>, ClientError> {
-        let doc = self.get_json(&self.model_url, "model_version_status").await?;
+        let doc = self
+            .get_json(&self.model_url, "model_version_status")
+            .await?;
         states_from_json(&doc).map_err(|err| decode_error("model status", err))
     }
 
     async fn metadata(&self) -> Result<SavedModelInfo, ClientError> {
-        let doc = self.get_json(&format!("{}/metadata", self.model_url), "metadata").await?;
-        let (version, map) = signature_defs_from_json(&doc).map_err(|err| decode_error("model metadata", err))?;
+        let doc = self
+            .get_json(&format!("{}/metadata", self.model_url), "metadata")
+            .await?;
+        let (version, map) =
+            signature_defs_from_json(&doc).map_err(|err| decode_error("model metadata", err))?;
         let info = model_info_from_signature_defs(version, &map);
         // Later predict calls type their outputs with it (no second request).
         let _ = self.signatures.set(Some(info.clone()));
         Ok(info)
     }
 
-    async fn predict(&self, inputs: NamedTensors, output_filter: &[String]) -> Result<PredictResult, ClientError> {
+    async fn predict(
+        &self,
+        inputs: NamedTensors,
+        output_filter: &[String],
+    ) -> Result<PredictResult, ClientError> {
         let signature = self.signature_info().await;
         let body = encode_predict_request(&inputs, self.config.signature.as_deref());
-        let (status, content_type, reply) = self.send(self.http.post(self.predict_url()).body(body)).await?;
+        let (status, content_type, reply) = self
+            .send(self.http.post(self.predict_url()).body(body))
+            .await?;
         if !(200..300).contains(&status) {
             return Err(self.error_reply(status, &content_type, &reply));
         }
@@ -262,19 +326,30 @@ impl ModelClient for RestClient {
             }
             outputs.retain(|key, _| output_filter.contains(key));
         }
-        Ok(PredictResult { outputs, model_version: None, signature_name: self.config.signature.clone() })
+        Ok(PredictResult {
+            outputs,
+            model_version: None,
+            signature_name: self.config.signature.clone(),
+        })
     }
 
     fn prepare(&self, inputs: &NamedTensors) -> Result<PreparedRequest, ClientError> {
         let body = encode_predict_request(inputs, self.config.signature.as_deref());
-        Ok(PreparedRequest::Rest { url: self.predict_url(), body: bytes::Bytes::from(body) })
+        Ok(PreparedRequest::Rest {
+            url: self.predict_url(),
+            body: bytes::Bytes::from(body),
+        })
     }
 
     async fn send_prepared(&self, request: &PreparedRequest) -> Result<usize, ClientError> {
         let PreparedRequest::Rest { url, body } = request else {
-            return Err(ClientError::Config("a gRPC request cannot be sent over REST".into()));
+            return Err(ClientError::Config(
+                "a gRPC request cannot be sent over REST".into(),
+            ));
         };
-        let (status, content_type, reply) = self.send(self.http.post(url.as_str()).body(body.clone())).await?;
+        let (status, content_type, reply) = self
+            .send(self.http.post(url.as_str()).body(body.clone()))
+            .await?;
         if !(200..300).contains(&status) {
             return Err(self.error_reply(status, &content_type, &reply));
         }
@@ -290,11 +365,20 @@ mod tests {
     #[test]
     fn urls_follow_tf_servings_paths() {
         let mut config = ClientConfig::new("localhost", 8501, Protocol::Rest).with_model("res net");
-        assert_eq!(model_url(&config, "http://h:1"), "http://h:1/v1/models/res%20net");
+        assert_eq!(
+            model_url(&config, "http://h:1"),
+            "http://h:1/v1/models/res%20net"
+        );
         config.version = VersionSelector::Version(3);
-        assert_eq!(model_url(&config, "http://h:1"), "http://h:1/v1/models/res%20net/versions/3");
+        assert_eq!(
+            model_url(&config, "http://h:1"),
+            "http://h:1/v1/models/res%20net/versions/3"
+        );
         config.version = VersionSelector::Label("stable".into());
-        assert_eq!(model_url(&config, "http://h:1"), "http://h:1/v1/models/res%20net/labels/stable");
+        assert_eq!(
+            model_url(&config, "http://h:1"),
+            "http://h:1/v1/models/res%20net/labels/stable"
+        );
         assert!(header_map(&[("x-api-key".into(), "k".into())]).is_ok());
         assert!(header_map(&[("bad header".into(), "k".into())]).is_err());
     }

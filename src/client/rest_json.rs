@@ -20,9 +20,14 @@ pub fn encode_predict_request(inputs: &NamedTensors, signature: Option<&str>) ->
         push_json_string(&mut out, name);
         out.push_str(", ");
     }
-    let batch = inputs.values().next().and_then(|tensor| tensor.shape.first().copied());
-    let row =
-        batch.is_some_and(|size| size > 0) && inputs.values().all(|tensor| tensor.shape.first().copied() == batch);
+    let batch = inputs
+        .values()
+        .next()
+        .and_then(|tensor| tensor.shape.first().copied());
+    let row = batch.is_some_and(|size| size > 0)
+        && inputs
+            .values()
+            .all(|tensor| tensor.shape.first().copied() == batch);
     if row {
         out.push_str("\"instances\": [");
         let single = inputs.len() == 1;
@@ -109,10 +114,16 @@ fn write_element(out: &mut String, data: &TensorData, index: usize) {
     match data {
         TensorData::Float(values) => write_float(out, f64::from(values[index]), true),
         TensorData::Double(values) => write_float(out, values[index], false),
-        TensorData::Half(values) => write_float(out, f64::from(half::f16::from_bits(values[index]).to_f32()), true),
-        TensorData::BFloat16(values) => {
-            write_float(out, f64::from(half::bf16::from_bits(values[index]).to_f32()), true)
-        }
+        TensorData::Half(values) => write_float(
+            out,
+            f64::from(half::f16::from_bits(values[index]).to_f32()),
+            true,
+        ),
+        TensorData::BFloat16(values) => write_float(
+            out,
+            f64::from(half::bf16::from_bits(values[index]).to_f32()),
+            true,
+        ),
         TensorData::Bool(values) => out.push_str(if values[index] { "true" } else { "false" }),
         TensorData::String(values) => {
             out.push_str("{\"b64\": \"");
@@ -159,7 +170,9 @@ fn quote_non_finite(body: &[u8]) -> Vec<u8> {
             continue;
         }
         let rest = &body[index..];
-        let word = [&b"-Infinity"[..], b"Infinity", b"NaN"].into_iter().find(|word| rest.starts_with(word));
+        let word = [&b"-Infinity"[..], b"Infinity", b"NaN"]
+            .into_iter()
+            .find(|word| rest.starts_with(word));
         if let Some(word) = word {
             out.push(b'"');
             out.extend_from_slice(word);
@@ -178,42 +191,59 @@ fn quote_non_finite(body: &[u8]) -> Vec<u8> {
 
 /// Reads a predict response body (`{"predictions": ...}` or `{"outputs": ...}`)
 /// into tensors, typed by `signature`'s outputs when known (else by the JSON).
-pub fn decode_predict_response(body: &[u8], signature: Option<&SignatureInfo>) -> Result<NamedTensors, String> {
+pub fn decode_predict_response(
+    body: &[u8],
+    signature: Option<&SignatureInfo>,
+) -> Result<NamedTensors, String> {
     let doc = parse_lenient(body)?;
-    let dtype_of = |name: &str| signature.and_then(|signature| signature.output(name)).map(|info| info.dtype);
+    let dtype_of = |name: &str| {
+        signature
+            .and_then(|signature| signature.output(name))
+            .map(|info| info.dtype)
+    };
     let single_name = || match signature.map(|signature| signature.outputs.as_slice()) {
         Some([only]) => only.key.clone(),
         _ => "outputs".to_string(),
     };
     let mut tensors = NamedTensors::new();
     if let Some(predictions) = doc.get("predictions") {
-        let items = predictions.as_array().ok_or("'predictions' is not a list")?;
+        let items = predictions
+            .as_array()
+            .ok_or("'predictions' is not a list")?;
         let named = items.first().is_some_and(is_named);
         if named {
             let first = items[0].as_object().ok_or("bad first prediction")?;
             for name in first.keys() {
                 let values: Vec<&Value> = items
                     .iter()
-                    .map(|item| item.get(name).ok_or_else(|| format!("prediction without '{name}'")))
+                    .map(|item| {
+                        item.get(name)
+                            .ok_or_else(|| format!("prediction without '{name}'"))
+                    })
                     .collect::<Result<_, _>>()?;
-                tensors
-                    .insert(name.clone(), stacked(&values, dtype_of(name)).map_err(|err| format!("'{name}': {err}"))?);
+                tensors.insert(
+                    name.clone(),
+                    stacked(&values, dtype_of(name)).map_err(|err| format!("'{name}': {err}"))?,
+                );
             }
         } else {
             let name = single_name();
             let values: Vec<&Value> = items.iter().collect();
-            let tensor = stacked(&values, dtype_of(&name)).map_err(|err| format!("'{name}': {err}"))?;
+            let tensor =
+                stacked(&values, dtype_of(&name)).map_err(|err| format!("'{name}': {err}"))?;
             tensors.insert(name, tensor);
         }
     } else if let Some(outputs) = doc.get("outputs") {
         if is_named(outputs) {
             for (name, value) in outputs.as_object().into_iter().flatten() {
-                let tensor = to_tensor(value, dtype_of(name)).map_err(|err| format!("'{name}': {err}"))?;
+                let tensor =
+                    to_tensor(value, dtype_of(name)).map_err(|err| format!("'{name}': {err}"))?;
                 tensors.insert(name.clone(), tensor);
             }
         } else {
             let name = single_name();
-            let tensor = to_tensor(outputs, dtype_of(&name)).map_err(|err| format!("'{name}': {err}"))?;
+            let tensor =
+                to_tensor(outputs, dtype_of(&name)).map_err(|err| format!("'{name}': {err}"))?;
             tensors.insert(name, tensor);
         }
     } else {
@@ -254,7 +284,9 @@ fn leaves<'a>(value: &'a Value, out: &mut Vec<&'a Value>) {
 fn infer(values: &[&Value]) -> DType {
     match values.first() {
         Some(Value::Bool(_)) => DType::BOOL,
-        Some(Value::String(text)) if ["NaN", "Infinity", "-Infinity"].contains(&text.as_str()) => DType::FLOAT,
+        Some(Value::String(text)) if ["NaN", "Infinity", "-Infinity"].contains(&text.as_str()) => {
+            DType::FLOAT
+        }
         Some(Value::String(_) | Value::Object(_)) => DType::STRING,
         _ if values.iter().all(|value| value.is_i64() || value.is_u64()) => DType::INT64,
         _ => DType::FLOAT,
@@ -268,7 +300,9 @@ fn to_tensor(value: &Value, dtype: Option<DType>) -> Result<Tensor, String> {
     let dtype = dtype.unwrap_or_else(|| infer(&flat));
     let float = |value: &Value| -> Result<f64, String> {
         match value {
-            Value::Number(number) => number.as_f64().ok_or_else(|| format!("bad number {number}")),
+            Value::Number(number) => number
+                .as_f64()
+                .ok_or_else(|| format!("bad number {number}")),
             Value::String(text) => match text.as_str() {
                 "NaN" => Ok(f64::NAN),
                 "Infinity" => Ok(f64::INFINITY),
@@ -278,24 +312,42 @@ fn to_tensor(value: &Value, dtype: Option<DType>) -> Result<Tensor, String> {
             other => Err(format!("expected a number, got {other}")),
         }
     };
-    let int = |value: &Value| value.as_i64().ok_or_else(|| format!("expected an integer, got {value}"));
+    let int = |value: &Value| {
+        value
+            .as_i64()
+            .ok_or_else(|| format!("expected an integer, got {value}"))
+    };
     macro_rules! ints {
         ($variant:ident, $ty:ty) => {
             TensorData::$variant(
                 flat.iter()
-                    .map(|v| int(v).and_then(|n| <$ty>::try_from(n).map_err(|_| format!("{n} out of range"))))
+                    .map(|v| {
+                        int(v).and_then(|n| {
+                            <$ty>::try_from(n).map_err(|_| format!("{n} out of range"))
+                        })
+                    })
                     .collect::<Result<_, _>>()?,
             )
         };
     }
     let data = match dtype {
-        DType::FLOAT => TensorData::Float(flat.iter().map(|v| float(v).map(|x| x as f32)).collect::<Result<_, _>>()?),
-        DType::DOUBLE => TensorData::Double(flat.iter().map(|v| float(v)).collect::<Result<_, _>>()?),
+        DType::FLOAT => TensorData::Float(
+            flat.iter()
+                .map(|v| float(v).map(|x| x as f32))
+                .collect::<Result<_, _>>()?,
+        ),
+        DType::DOUBLE => {
+            TensorData::Double(flat.iter().map(|v| float(v)).collect::<Result<_, _>>()?)
+        }
         DType::HALF => TensorData::Half(
-            flat.iter().map(|v| float(v).map(|x| half::f16::from_f64(x).to_bits())).collect::<Result<_, _>>()?,
+            flat.iter()
+                .map(|v| float(v).map(|x| half::f16::from_f64(x).to_bits()))
+                .collect::<Result<_, _>>()?,
         ),
         DType::BFLOAT16 => TensorData::BFloat16(
-            flat.iter().map(|v| float(v).map(|x| half::bf16::from_f64(x).to_bits())).collect::<Result<_, _>>()?,
+            flat.iter()
+                .map(|v| float(v).map(|x| half::bf16::from_f64(x).to_bits()))
+                .collect::<Result<_, _>>()?,
         ),
         DType::INT8 => ints!(Int8, i8),
         DType::INT16 => ints!(Int16, i16),
@@ -306,15 +358,25 @@ fn to_tensor(value: &Value, dtype: Option<DType>) -> Result<Tensor, String> {
         DType::UINT32 => ints!(UInt32, u32),
         DType::UINT64 => TensorData::UInt64(
             flat.iter()
-                .map(|v| v.as_u64().ok_or_else(|| format!("expected an unsigned integer, got {v}")))
+                .map(|v| {
+                    v.as_u64()
+                        .ok_or_else(|| format!("expected an unsigned integer, got {v}"))
+                })
                 .collect::<Result<_, _>>()?,
         ),
         DType::BOOL => TensorData::Bool(
             flat.iter()
-                .map(|v| v.as_bool().ok_or_else(|| format!("expected true/false, got {v}")))
+                .map(|v| {
+                    v.as_bool()
+                        .ok_or_else(|| format!("expected true/false, got {v}"))
+                })
                 .collect::<Result<_, _>>()?,
         ),
-        DType::STRING => TensorData::String(flat.iter().map(|v| string_bytes(v)).collect::<Result<_, _>>()?),
+        DType::STRING => TensorData::String(
+            flat.iter()
+                .map(|v| string_bytes(v))
+                .collect::<Result<_, _>>()?,
+        ),
         other => return Err(format!("cannot read {other} values from JSON")),
     };
     Tensor::new(shape, data).map_err(|err| format!("ragged values: {err}"))
@@ -324,10 +386,12 @@ fn string_bytes(value: &Value) -> Result<Vec<u8>, String> {
     match value {
         Value::String(text) => Ok(text.as_bytes().to_vec()),
         Value::Object(members) => match members.get("b64").and_then(Value::as_str) {
-            Some(encoded) => {
-                base64::engine::general_purpose::STANDARD.decode(encoded).map_err(|err| format!("bad base64: {err}"))
-            }
-            None => Err(format!("expected a string or {{\"b64\": ...}}, got {value}")),
+            Some(encoded) => base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .map_err(|err| format!("bad base64: {err}")),
+            None => Err(format!(
+                "expected a string or {{\"b64\": ...}}, got {value}"
+            )),
         },
         other => Err(format!("expected a string, got {other}")),
     }
@@ -344,12 +408,24 @@ mod tests {
 
     #[test]
     fn requests_use_the_seeds_row_format() {
-        let inputs: NamedTensors =
-            [("image_bytes".to_string(), tensor(&[1], TensorData::String(vec![vec![0xff, 0xd8, 0x00]])))].into();
-        assert_eq!(encode_predict_request(&inputs, None), r#"{"instances": [{"b64": "/9gA"}]}"#);
+        let inputs: NamedTensors = [(
+            "image_bytes".to_string(),
+            tensor(&[1], TensorData::String(vec![vec![0xff, 0xd8, 0x00]])),
+        )]
+        .into();
+        assert_eq!(
+            encode_predict_request(&inputs, None),
+            r#"{"instances": [{"b64": "/9gA"}]}"#
+        );
         let inputs: NamedTensors = [
-            ("a".to_string(), tensor(&[2, 2], TensorData::Float(vec![1.0, 0.5, f32::NAN, -2.0]))),
-            ("b".to_string(), tensor(&[2], TensorData::Int64(vec![7, -9_007_199_254_740_993]))),
+            (
+                "a".to_string(),
+                tensor(&[2, 2], TensorData::Float(vec![1.0, 0.5, f32::NAN, -2.0])),
+            ),
+            (
+                "b".to_string(),
+                tensor(&[2], TensorData::Int64(vec![7, -9_007_199_254_740_993])),
+            ),
         ]
         .into();
         assert_eq!(
@@ -357,8 +433,12 @@ mod tests {
             r#"{"signature_name": "s", "instances": [{"a": [1.0, 0.5], "b": 7}, {"a": [NaN, -2.0], "b": -9007199254740993}]}"#
         );
         // No shared batch dimension: columnar.
-        let inputs: NamedTensors = [("x".to_string(), tensor(&[], TensorData::Bool(vec![true])))].into();
-        assert_eq!(encode_predict_request(&inputs, None), r#"{"inputs": {"x": true}}"#);
+        let inputs: NamedTensors =
+            [("x".to_string(), tensor(&[], TensorData::Bool(vec![true])))].into();
+        assert_eq!(
+            encode_predict_request(&inputs, None),
+            r#"{"inputs": {"x": true}}"#
+        );
     }
 
     #[test]
@@ -383,15 +463,27 @@ mod tests {
         let body = br#"{"predictions": [{"classes": 2, "probabilities": [0.1, NaN, 0.7]}]}"#;
         let outputs = decode_predict_response(body, Some(&signature)).unwrap();
         assert_eq!(outputs["classes"], tensor(&[1], TensorData::Int64(vec![2])));
-        let TensorData::Float(values) = &outputs["probabilities"].data else { panic!() };
+        let TensorData::Float(values) = &outputs["probabilities"].data else {
+            panic!()
+        };
         assert_eq!(outputs["probabilities"].shape, vec![1, 3]);
         assert!(values[1].is_nan() && values[2] == 0.7);
         // Unknown signature: types from the JSON; one unnamed output.
-        let outputs = decode_predict_response(br#"{"predictions": [[1, 2], [3, 4]]}"#, None).unwrap();
-        assert_eq!(outputs["outputs"], tensor(&[2, 2], TensorData::Int64(vec![1, 2, 3, 4])));
         let outputs =
-            decode_predict_response(br#"{"outputs": {"y_bytes": [{"b64": "/w=="}], "z": [1.5]}}"#, None).unwrap();
-        assert_eq!(outputs["y_bytes"], tensor(&[1], TensorData::String(vec![vec![0xff]])));
+            decode_predict_response(br#"{"predictions": [[1, 2], [3, 4]]}"#, None).unwrap();
+        assert_eq!(
+            outputs["outputs"],
+            tensor(&[2, 2], TensorData::Int64(vec![1, 2, 3, 4]))
+        );
+        let outputs = decode_predict_response(
+            br#"{"outputs": {"y_bytes": [{"b64": "/w=="}], "z": [1.5]}}"#,
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            outputs["y_bytes"],
+            tensor(&[1], TensorData::String(vec![vec![0xff]]))
+        );
         assert_eq!(outputs["z"], tensor(&[1], TensorData::Float(vec![1.5])));
         assert!(decode_predict_response(b"<html>", None).is_err());
         assert!(decode_predict_response(br#"{"predictions": [[1], [2, 3]]}"#, None).is_err());
@@ -400,7 +492,8 @@ mod tests {
 
     #[test]
     fn non_finite_words_inside_strings_are_left_alone() {
-        let doc = parse_lenient(br#"{"a": "NaN \" Infinity", "b": [NaN, -Infinity, Infinity]}"#).unwrap();
+        let doc =
+            parse_lenient(br#"{"a": "NaN \" Infinity", "b": [NaN, -Infinity, Infinity]}"#).unwrap();
         assert_eq!(doc["a"], "NaN \" Infinity");
         assert_eq!(doc["b"][1], "-Infinity");
     }

@@ -12,7 +12,11 @@ use serde_json::{Value, json};
 
 /// Quotes `text` for a POSIX shell.
 pub fn shell_quote(text: &str) -> String {
-    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:=@,+%".contains(&b)) {
+    if !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@,+%".contains(&b))
+    {
         return text.to_string();
     }
     format!("'{}'", text.replace('\'', r"'\''"))
@@ -34,18 +38,27 @@ pub fn curl(config: &ClientConfig, inputs: &NamedTensors) -> String {
     let mut command = String::from("curl -sS --fail-with-body -X POST");
     command.push_str(&format!(" --max-time {}", config.timeout.as_secs().max(1)));
     for (name, value) in &config.headers {
-        command.push_str(&format!(" -H {}", shell_quote(&format!("{}: {}", name.trim(), value.trim()))));
+        command.push_str(&format!(
+            " -H {}",
+            shell_quote(&format!("{}: {}", name.trim(), value.trim()))
+        ));
     }
     if let Some(tls) = &config.tls {
         if tls.accept_invalid_certs {
             command.push_str(" -k");
         }
         if let Some(ca) = &tls.ca_file {
-            command.push_str(&format!(" --cacert {}", shell_quote(&ca.display().to_string())));
+            command.push_str(&format!(
+                " --cacert {}",
+                shell_quote(&ca.display().to_string())
+            ));
         }
     }
     let end = delimiter(&body);
-    command.push_str(&format!(" {} --data-binary @- <<'{end}'\n{body}\n{end}\n", shell_quote(&url)));
+    command.push_str(&format!(
+        " {} --data-binary @- <<'{end}'\n{body}\n{end}\n",
+        shell_quote(&url)
+    ));
     command
 }
 
@@ -56,7 +69,9 @@ pub fn predict_request_json(config: &ClientConfig, inputs: &NamedTensors) -> Val
     let mut model_spec_json = json!({ "name": spec.name });
     match &config.version {
         VersionSelector::Latest => {}
-        VersionSelector::Version(version) => model_spec_json["version"] = json!(version.to_string()),
+        VersionSelector::Version(version) => {
+            model_spec_json["version"] = json!(version.to_string())
+        }
         VersionSelector::Label(label) => model_spec_json["version_label"] = json!(label),
     }
     if !spec.signature_name.is_empty() {
@@ -67,11 +82,17 @@ pub fn predict_request_json(config: &ClientConfig, inputs: &NamedTensors) -> Val
         .iter()
         .map(|(key, tensor)| {
             let proto = crate::pb::convert::tensor_to_proto_content(tensor);
-            let dims: Vec<Value> = tensor.shape.iter().map(|size| json!({ "size": size.to_string() })).collect();
-            let mut value = json!({ "dtype": tensor.dtype().name(), "tensor_shape": { "dim": dims } });
+            let dims: Vec<Value> = tensor
+                .shape
+                .iter()
+                .map(|size| json!({ "size": size.to_string() }))
+                .collect();
+            let mut value =
+                json!({ "dtype": tensor.dtype().name(), "tensor_shape": { "dim": dims } });
             match &tensor.data {
                 TensorData::String(values) => {
-                    value["string_val"] = Value::Array(values.iter().map(|bytes| json!(b64(bytes))).collect());
+                    value["string_val"] =
+                        Value::Array(values.iter().map(|bytes| json!(b64(bytes))).collect());
                 }
                 _ => value["tensor_content"] = json!(b64(&proto.tensor_content)),
             }
@@ -97,16 +118,25 @@ pub fn grpcurl(config: &ClientConfig, inputs: &NamedTensors) -> String {
                 command.push_str(" -insecure");
             }
             if let Some(ca) = &tls.ca_file {
-                command.push_str(&format!(" -cacert {}", shell_quote(&ca.display().to_string())));
+                command.push_str(&format!(
+                    " -cacert {}",
+                    shell_quote(&ca.display().to_string())
+                ));
             }
             if let Some(name) = &tls.server_name {
                 command.push_str(&format!(" -servername {}", shell_quote(name)));
             }
         }
     }
-    command.push_str(&format!(" -max-time {} -max-msg-sz 268435456", config.timeout.as_secs().max(1)));
+    command.push_str(&format!(
+        " -max-time {} -max-msg-sz 268435456",
+        config.timeout.as_secs().max(1)
+    ));
     for (name, value) in &config.headers {
-        command.push_str(&format!(" -H {}", shell_quote(&format!("{}: {}", name.trim(), value.trim()))));
+        command.push_str(&format!(
+            " -H {}",
+            shell_quote(&format!("{}: {}", name.trim(), value.trim()))
+        ));
     }
     let end = delimiter(&body);
     command.push_str(&format!(
@@ -127,7 +157,13 @@ pub fn python(config: &ClientConfig, inputs: &NamedTensors) -> String {
     let headers: Vec<String> = config
         .headers
         .iter()
-        .map(|(name, value)| format!("({}, {})", python_string(name.trim()), python_string(value.trim())))
+        .map(|(name, value)| {
+            format!(
+                "({}, {})",
+                python_string(name.trim()),
+                python_string(value.trim())
+            )
+        })
         .collect();
     let timeout = config.timeout.as_secs_f64();
     match config.protocol {
@@ -154,10 +190,16 @@ pub fn python(config: &ClientConfig, inputs: &NamedTensors) -> String {
         super::Protocol::Grpc => {
             let body = predict_request_json(config, inputs).to_string();
             let channel = match &config.tls {
-                None => format!("grpc.insecure_channel({})", python_string(&config.authority())),
+                None => format!(
+                    "grpc.insecure_channel({})",
+                    python_string(&config.authority())
+                ),
                 Some(tls) => {
                     let roots = match &tls.ca_file {
-                        Some(ca) => format!("open({}, 'rb').read()", python_string(&ca.display().to_string())),
+                        Some(ca) => format!(
+                            "open({}, 'rb').read()",
+                            python_string(&ca.display().to_string())
+                        ),
                         None => "None".into(),
                     };
                     format!(
@@ -187,8 +229,11 @@ mod tests {
     use crate::tensor::Tensor;
 
     fn inputs() -> NamedTensors {
-        [("image_bytes".to_string(), Tensor::new(vec![1], TensorData::String(vec![vec![0xff, 0xd8, 0xff]])).unwrap())]
-            .into()
+        [(
+            "image_bytes".to_string(),
+            Tensor::new(vec![1], TensorData::String(vec![vec![0xff, 0xd8, 0xff]])).unwrap(),
+        )]
+        .into()
     }
 
     #[test]
@@ -202,7 +247,10 @@ mod tests {
              http://localhost:8501/v1/models/resnet:predict --data-binary @- <<'JSON'\n\
              {\"instances\": [{\"b64\": \"/9j/\"}]}\nJSON\n"
         );
-        config.tls = Some(TlsOptions { accept_invalid_certs: true, ..Default::default() });
+        config.tls = Some(TlsOptions {
+            accept_invalid_certs: true,
+            ..Default::default()
+        });
         assert!(curl(&config, &inputs()).contains(" -k https://localhost:8501/"));
     }
 
@@ -212,20 +260,41 @@ mod tests {
         config.signature = Some("serving_default".into());
         config.version = VersionSelector::Version(7);
         let value = predict_request_json(&config, &inputs());
-        assert_eq!(value["model_spec"], json!({"name": "resnet", "version": "7", "signature_name": "serving_default"}));
-        assert_eq!(value["inputs"]["image_bytes"]["string_val"], json!(["/9j/"]));
-        assert_eq!(value["inputs"]["image_bytes"]["tensor_shape"]["dim"][0]["size"], "1");
-        let floats: NamedTensors =
-            [("x".to_string(), Tensor::new(vec![1], TensorData::Float(vec![1.0])).unwrap())].into();
-        assert_eq!(predict_request_json(&config, &floats)["inputs"]["x"]["tensor_content"], "AACAPw==");
+        assert_eq!(
+            value["model_spec"],
+            json!({"name": "resnet", "version": "7", "signature_name": "serving_default"})
+        );
+        assert_eq!(
+            value["inputs"]["image_bytes"]["string_val"],
+            json!(["/9j/"])
+        );
+        assert_eq!(
+            value["inputs"]["image_bytes"]["tensor_shape"]["dim"][0]["size"],
+            "1"
+        );
+        let floats: NamedTensors = [(
+            "x".to_string(),
+            Tensor::new(vec![1], TensorData::Float(vec![1.0])).unwrap(),
+        )]
+        .into();
+        assert_eq!(
+            predict_request_json(&config, &floats)["inputs"]["x"]["tensor_content"],
+            "AACAPw=="
+        );
         let text = grpcurl(&config, &inputs());
         assert!(text.contains("grpcurl -plaintext -max-time 30 -max-msg-sz 268435456 -d @ localhost:8500 tensorflow.serving.PredictionService/Predict <<'JSON'\n"), "{text}");
         let script = python(&config, &inputs());
-        assert!(script.contains("grpc.insecure_channel(\"localhost:8500\")"), "{script}");
+        assert!(
+            script.contains("grpc.insecure_channel(\"localhost:8500\")"),
+            "{script}"
+        );
         config.protocol = Protocol::Rest;
         config.port = 8501;
         let script = python(&config, &inputs());
-        assert!(script.contains("URL = \"http://localhost:8501/v1/models/resnet/versions/7:predict\""), "{script}");
+        assert!(
+            script.contains("URL = \"http://localhost:8501/v1/models/resnet/versions/7:predict\""),
+            "{script}"
+        );
         assert_eq!(shell_quote("a b"), "'a b'");
         assert_eq!(shell_quote("plain"), "plain");
     }

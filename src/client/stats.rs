@@ -64,7 +64,9 @@ impl LatencyStats {
 
     /// Records one successful request's latency.
     pub fn record(&mut self, latency: Duration) {
-        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX).clamp(1, MAX_TRACKED_MICROS);
+        let micros = u64::try_from(latency.as_micros())
+            .unwrap_or(u64::MAX)
+            .clamp(1, MAX_TRACKED_MICROS);
         self.histogram.saturating_record(micros);
         self.sum_micros += u128::from(micros);
         if self.recent_capacity > 0 {
@@ -112,7 +114,10 @@ impl LatencyStats {
     /// Counts and percentiles now.
     pub fn snapshot(&self) -> LatencySnapshot {
         if self.is_empty() {
-            return LatencySnapshot { errors: self.errors, ..LatencySnapshot::default() };
+            return LatencySnapshot {
+                errors: self.errors,
+                ..LatencySnapshot::default()
+            };
         }
         LatencySnapshot {
             count: self.count(),
@@ -165,7 +170,12 @@ impl LatencyStats {
         }
         self.histogram
             .iter_quantiles(2)
-            .map(|step| (step.value_iterated_to() as f64 / 1000.0, step.quantile_iterated_to()))
+            .map(|step| {
+                (
+                    step.value_iterated_to() as f64 / 1000.0,
+                    step.quantile_iterated_to(),
+                )
+            })
             .collect()
     }
 }
@@ -190,10 +200,18 @@ mod tests {
         assert_eq!(snap.errors, 1);
         assert!((snap.mean_ms - 50.5).abs() < 1e-9, "{snap:?}");
         // Three significant digits: within 0.1 %.
-        for (got, want) in [(snap.p50_ms, 50.0), (snap.p90_ms, 90.0), (snap.p95_ms, 95.0), (snap.p99_ms, 99.0)] {
+        for (got, want) in [
+            (snap.p50_ms, 50.0),
+            (snap.p90_ms, 90.0),
+            (snap.p95_ms, 95.0),
+            (snap.p99_ms, 99.0),
+        ] {
             assert!((got - want).abs() <= want * 0.001 + 1e-9, "{got} vs {want}");
         }
-        assert!((snap.max_ms - 100.0).abs() <= 0.1 && (snap.min_ms - 1.0).abs() <= 0.001, "{snap:?}");
+        assert!(
+            (snap.max_ms - 100.0).abs() <= 0.1 && (snap.min_ms - 1.0).abs() <= 0.001,
+            "{snap:?}"
+        );
     }
 
     #[test]

@@ -15,7 +15,10 @@ fn provider() -> Arc<CryptoProvider> {
 }
 
 /// A client config for `options`, offering `alpn` (e.g. `h2` for gRPC).
-pub(crate) fn client_config(options: &TlsOptions, alpn: &[&[u8]]) -> Result<ClientConfig, ClientError> {
+pub(crate) fn client_config(
+    options: &TlsOptions,
+    alpn: &[&[u8]],
+) -> Result<ClientConfig, ClientError> {
     let provider = provider();
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -23,10 +26,14 @@ pub(crate) fn client_config(options: &TlsOptions, alpn: &[&[u8]]) -> Result<Clie
     let mut config = if options.accept_invalid_certs {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider.signature_verification_algorithms)))
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(
+                provider.signature_verification_algorithms,
+            )))
             .with_no_client_auth()
     } else {
-        builder.with_root_certificates(roots(options)?).with_no_client_auth()
+        builder
+            .with_root_certificates(roots(options)?)
+            .with_no_client_auth()
     };
     config.alpn_protocols = alpn.iter().map(|protocol| protocol.to_vec()).collect();
     Ok(config)
@@ -49,21 +56,33 @@ fn roots(options: &TlsOptions) -> Result<RootCertStore, ClientError> {
     let _ = store.add_parsable_certificates(native.certs);
     if let Some(path) = &options.ca_file {
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-            .map_err(|err| ClientError::Config(format!("reading CA file {}: {err}", path.display())))?
+            .map_err(|err| {
+                ClientError::Config(format!("reading CA file {}: {err}", path.display()))
+            })?
             .collect::<Result<_, _>>()
-            .map_err(|err| ClientError::Config(format!("CA file {} is not PEM: {err}", path.display())))?;
+            .map_err(|err| {
+                ClientError::Config(format!("CA file {} is not PEM: {err}", path.display()))
+            })?;
         if certs.is_empty() {
-            return Err(ClientError::Config(format!("CA file {} holds no certificate", path.display())));
+            return Err(ClientError::Config(format!(
+                "CA file {} holds no certificate",
+                path.display()
+            )));
         }
         for cert in certs {
-            store.add(cert).map_err(|err| ClientError::Config(format!("CA file {}: {err}", path.display())))?;
+            store
+                .add(cert)
+                .map_err(|err| ClientError::Config(format!("CA file {}: {err}", path.display())))?;
         }
     }
     Ok(store)
 }
 
 /// The name the certificate must carry.
-pub(crate) fn server_name(host: &str, options: &TlsOptions) -> Result<ServerName<'static>, ClientError> {
+pub(crate) fn server_name(
+    host: &str,
+    options: &TlsOptions,
+) -> Result<ServerName<'static>, ClientError> {
     let name = options.server_name.as_deref().unwrap_or(host);
     ServerName::try_from(name.to_string())
         .map_err(|err| ClientError::Config(format!("bad TLS server name '{name}': {err}")))

@@ -14,8 +14,13 @@ pub struct DecodedImage {
     pub exif_orientation: u8,
 }
 
-const FORMATS: [ImageFormat; 5] =
-    [ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::WebP, ImageFormat::Bmp, ImageFormat::Gif];
+const FORMATS: [ImageFormat; 5] = [
+    ImageFormat::Jpeg,
+    ImageFormat::Png,
+    ImageFormat::WebP,
+    ImageFormat::Bmp,
+    ImageFormat::Gif,
+];
 
 fn format_name(format: ImageFormat) -> String {
     format!("{format:?}").to_uppercase()
@@ -27,20 +32,39 @@ pub fn decode_image(bytes: &[u8]) -> Result<DecodedImage, ImageError> {
         return Err(ImageError::NotAnImage(": the file is empty".into()));
     }
     let format = image::guess_format(bytes).map_err(|_| {
-        let start: String = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ");
+        let start: String = bytes
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(" ");
         ImageError::NotAnImage(format!(": its first bytes are {start}"))
     })?;
     if !FORMATS.contains(&format) {
-        return Err(ImageError::NotAnImage(format!(": it is {}", format_name(format))));
+        return Err(ImageError::NotAnImage(format!(
+            ": it is {}",
+            format_name(format)
+        )));
     }
-    let corrupt = |detail: String| ImageError::Corrupt { format: format_name(format), detail };
+    let corrupt = |detail: String| ImageError::Corrupt {
+        format: format_name(format),
+        detail,
+    };
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     reader.limits(image::Limits::default());
-    let mut decoder = reader.into_decoder().map_err(|err| corrupt(err.to_string()))?;
-    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut decoder = reader
+        .into_decoder()
+        .map_err(|err| corrupt(err.to_string()))?;
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut image = DynamicImage::from_decoder(decoder).map_err(|err| corrupt(err.to_string()))?;
     image.apply_orientation(orientation);
-    Ok(DecodedImage { image, format, exif_orientation: orientation_number(orientation) })
+    Ok(DecodedImage {
+        image,
+        format,
+        exif_orientation: orientation_number(orientation),
+    })
 }
 
 fn orientation_number(orientation: image::metadata::Orientation) -> u8 {
@@ -64,7 +88,10 @@ mod tests {
     #[test]
     fn garbage_is_an_error_not_a_panic() {
         assert!(matches!(decode_image(b""), Err(ImageError::NotAnImage(_))));
-        assert!(matches!(decode_image(b"hello, world"), Err(ImageError::NotAnImage(_))));
+        assert!(matches!(
+            decode_image(b"hello, world"),
+            Err(ImageError::NotAnImage(_))
+        ));
         // A PNG signature followed by nothing.
         let err = decode_image(b"\x89PNG\r\n\x1a\n").unwrap_err();
         assert!(matches!(err, ImageError::Corrupt { .. }), "{err}");

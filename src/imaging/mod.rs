@@ -19,10 +19,12 @@ mod preprocess;
 mod topk;
 
 pub use decode::{DecodedImage, decode_image};
-pub use preprocess::{ChannelOrder, Layout, Normalization, PixelSpec, ResizeFilter, pixels_to_tensor, resize_and_crop};
+pub use preprocess::{
+    ChannelOrder, Layout, Normalization, PixelSpec, ResizeFilter, pixels_to_tensor, resize_and_crop,
+};
 pub use topk::{
-    Classification, LabelAlignment, Labels, Prediction, builtin_imagenet_labels, classify, find_model_labels,
-    find_scores, is_distribution, softmax, top_k,
+    Classification, LabelAlignment, Labels, Prediction, builtin_imagenet_labels, classify,
+    find_model_labels, find_scores, is_distribution, softmax, top_k,
 };
 
 use crate::model::{DType, SignatureInfo, TensorInfoView};
@@ -71,18 +73,29 @@ impl ImageOptions {
     pub fn fill_from_model_dir(&mut self, model_dir: &Path) -> Option<String> {
         for folder in ["assets.extra", "assets"] {
             let path = model_dir.join(folder).join("preprocessing.json");
-            let Ok(text) = std::fs::read_to_string(&path) else { continue };
-            let Ok(doc) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let Ok(doc) = serde_json::from_str::<serde_json::Value>(&text) else {
+                continue;
+            };
             if self.normalization.is_none() {
-                self.normalization = doc["normalization"].as_str().and_then(|name| name.parse().ok());
+                self.normalization = doc["normalization"]
+                    .as_str()
+                    .and_then(|name| name.parse().ok());
             }
             if self.channel_order.is_none() {
-                self.channel_order = doc["channel_order"].as_str().and_then(|name| name.parse().ok());
+                self.channel_order = doc["channel_order"]
+                    .as_str()
+                    .and_then(|name| name.parse().ok());
             }
             if self.size.is_none()
                 && let (Some(h), Some(w)) = (doc["size"][0].as_u64(), doc["size"][1].as_u64())
             {
-                self.size = Some((u32::try_from(h).unwrap_or(224), u32::try_from(w).unwrap_or(224)));
+                self.size = Some((
+                    u32::try_from(h).unwrap_or(224),
+                    u32::try_from(w).unwrap_or(224),
+                ));
             }
             if self.crop_fraction.is_none() {
                 self.crop_fraction = doc["crop_fraction"].as_f64().map(|f| f as f32);
@@ -99,11 +112,18 @@ pub enum InputPlan {
     /// Encoded file bytes; `scalar` when the input has rank 0.
     EncodedBytes { key: String, scalar: bool },
     /// Decoded pixels.
-    Pixels { key: String, spec: PixelSpec, batched: bool },
+    Pixels {
+        key: String,
+        spec: PixelSpec,
+        batched: bool,
+    },
 }
 
 /// The input of `signature` that an image goes to, and in what form.
-pub fn plan_input(signature: &SignatureInfo, options: &ImageOptions) -> Result<InputPlan, ImageError> {
+pub fn plan_input(
+    signature: &SignatureInfo,
+    options: &ImageOptions,
+) -> Result<InputPlan, ImageError> {
     let input: &TensorInfoView = match &options.input_key {
         Some(key) => signature.input(key).ok_or_else(|| {
             ImageError::Unsupported(format!(
@@ -127,8 +147,14 @@ pub fn plan_input(signature: &SignatureInfo, options: &ImageOptions) -> Result<I
     let sizes = input.shape.sizes();
     if input.dtype == DType::STRING {
         return match sizes.as_deref().map(<[i64]>::len) {
-            None | Some(1) => Ok(InputPlan::EncodedBytes { key: input.key.clone(), scalar: false }),
-            Some(0) => Ok(InputPlan::EncodedBytes { key: input.key.clone(), scalar: true }),
+            None | Some(1) => Ok(InputPlan::EncodedBytes {
+                key: input.key.clone(),
+                scalar: false,
+            }),
+            Some(0) => Ok(InputPlan::EncodedBytes {
+                key: input.key.clone(),
+                scalar: true,
+            }),
             Some(rank) => Err(ImageError::Unsupported(format!(
                 "input '{}' is DT_STRING of rank {rank}; an image file needs rank 0 or 1",
                 input.key
@@ -153,15 +179,22 @@ pub fn plan_input(signature: &SignatureInfo, options: &ImageOptions) -> Result<I
         }
     };
     // NCHW when the first dim looks like channels and the last does not.
-    let nchw =
-        (matches!(dims[0], 1 | 3) && !matches!(dims[2], 1 | 3)) || (dims[0] == 4 && !matches!(dims[2], 1 | 3 | 4));
-    let layout = options.layout.unwrap_or(if nchw { Layout::Nchw } else { Layout::Nhwc });
+    let nchw = (matches!(dims[0], 1 | 3) && !matches!(dims[2], 1 | 3))
+        || (dims[0] == 4 && !matches!(dims[2], 1 | 3 | 4));
+    let layout = options
+        .layout
+        .unwrap_or(if nchw { Layout::Nchw } else { Layout::Nhwc });
     let (h, w, c) = match layout {
         Layout::Nhwc => (dims[0], dims[1], dims[2]),
         Layout::Nchw => (dims[1], dims[2], dims[0]),
     };
     let (default_h, default_w) = options.size.unwrap_or((224, 224));
-    let pick = |size: i64, default: u32| u32::try_from(size).ok().filter(|&s| s > 0).unwrap_or(default);
+    let pick = |size: i64, default: u32| {
+        u32::try_from(size)
+            .ok()
+            .filter(|&s| s > 0)
+            .unwrap_or(default)
+    };
     let channels = match c {
         -1 => 3,
         1 | 3 | 4 => c as u32,
@@ -172,11 +205,13 @@ pub fn plan_input(signature: &SignatureInfo, options: &ImageOptions) -> Result<I
             )));
         }
     };
-    let normalization = options.normalization.unwrap_or(if input.dtype == DType::UINT8 {
-        Normalization::Raw
-    } else {
-        Normalization::Unit
-    });
+    let normalization = options
+        .normalization
+        .unwrap_or(if input.dtype == DType::UINT8 {
+            Normalization::Raw
+        } else {
+            Normalization::Unit
+        });
     let spec = PixelSpec {
         height: pick(h, default_h),
         width: pick(w, default_w),
@@ -186,20 +221,36 @@ pub fn plan_input(signature: &SignatureInfo, options: &ImageOptions) -> Result<I
         normalization,
         channel_order: options.channel_order.unwrap_or_default(),
     };
-    Ok(InputPlan::Pixels { key: input.key.clone(), spec, batched })
+    Ok(InputPlan::Pixels {
+        key: input.key.clone(),
+        spec,
+        batched,
+    })
 }
 
 fn keys(signature: &SignatureInfo) -> String {
-    signature.inputs.iter().map(|input| input.key.as_str()).collect::<Vec<_>>().join(", ")
+    signature
+        .inputs
+        .iter()
+        .map(|input| input.key.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn looks_like_image(input: &TensorInfoView) -> bool {
     let name = input.key.to_ascii_lowercase();
-    name.contains("image") || name.contains("pixel") || name.contains("img") || input.shape.rank() == Some(4)
+    name.contains("image")
+        || name.contains("pixel")
+        || name.contains("img")
+        || input.shape.rank() == Some(4)
 }
 
 /// The named input tensor for one image file's bytes, as `plan` says.
-pub fn tensor_for_plan(bytes: &[u8], plan: &InputPlan, options: &ImageOptions) -> Result<(String, Tensor), ImageError> {
+pub fn tensor_for_plan(
+    bytes: &[u8],
+    plan: &InputPlan,
+    options: &ImageOptions,
+) -> Result<(String, Tensor), ImageError> {
     match plan {
         InputPlan::EncodedBytes { key, scalar } => {
             // Check that it is an image before a server says so in its own words.

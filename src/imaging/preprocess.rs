@@ -93,7 +93,10 @@ impl Normalization {
             Normalization::Unit => x / 255.0,
             Normalization::Symmetric => x / 127.5 - 1.0,
             Normalization::Centered127 => (x - 127.0) / 128.0,
-            Normalization::ImageNet => match (IMAGENET_MEAN.get(rgb_channel), IMAGENET_STD.get(rgb_channel)) {
+            Normalization::ImageNet => match (
+                IMAGENET_MEAN.get(rgb_channel),
+                IMAGENET_STD.get(rgb_channel),
+            ) {
                 (Some(mean), Some(std)) => (x / 255.0 - mean) / std,
                 _ => x / 255.0,
             },
@@ -108,12 +111,17 @@ impl FromStr for Normalization {
         Ok(match text.trim().to_ascii_lowercase().as_str() {
             "unit" | "0..1" | "0-1" | "rescale" => Normalization::Unit,
             "symmetric" | "-1..1" | "-1-1" | "inception" | "mobilenet" => Normalization::Symmetric,
-            "centered127" | "(x-127)/128" | "efficientnet-lite" | "tflite" => Normalization::Centered127,
+            "centered127" | "(x-127)/128" | "efficientnet-lite" | "tflite" => {
+                Normalization::Centered127
+            }
             "imagenet" | "torch" | "mean-std" => Normalization::ImageNet,
             "raw" | "0..255" | "none" => Normalization::Raw,
             other => {
                 let names: Vec<&str> = Normalization::ALL.iter().map(|n| n.name()).collect();
-                return Err(format!("unknown normalization '{other}' (one of: {})", names.join(", ")));
+                return Err(format!(
+                    "unknown normalization '{other}' (one of: {})",
+                    names.join(", ")
+                ));
             }
         })
     }
@@ -148,7 +156,9 @@ impl FromStr for ResizeFilter {
             "bilinear" | "triangle" => Ok(ResizeFilter::Bilinear),
             "bicubic" | "catmullrom" => Ok(ResizeFilter::Bicubic),
             "lanczos3" | "lanczos" => Ok(ResizeFilter::Lanczos3),
-            other => Err(format!("unknown resize filter '{other}' (nearest, bilinear, bicubic, lanczos3)")),
+            other => Err(format!(
+                "unknown resize filter '{other}' (nearest, bilinear, bicubic, lanczos3)"
+            )),
         }
     }
 }
@@ -178,13 +188,24 @@ pub fn resize_and_crop(
 ) -> RgbaImage {
     let (src_w, src_h) = (image.width().max(1), image.height().max(1));
     let (width, height) = (width.max(1), height.max(1));
-    let fraction = if fraction.is_finite() && fraction > 0.0 { fraction.min(1.0) } else { 1.0 };
-    // The largest box of the target aspect that fits.
-    let (box_w, box_h) = if u64::from(src_w) * u64::from(height) > u64::from(src_h) * u64::from(width) {
-        (f64::from(src_h) * f64::from(width) / f64::from(height), f64::from(src_h))
+    let fraction = if fraction.is_finite() && fraction > 0.0 {
+        fraction.min(1.0)
     } else {
-        (f64::from(src_w), f64::from(src_w) * f64::from(height) / f64::from(width))
+        1.0
     };
+    // The largest box of the target aspect that fits.
+    let (box_w, box_h) =
+        if u64::from(src_w) * u64::from(height) > u64::from(src_h) * u64::from(width) {
+            (
+                f64::from(src_h) * f64::from(width) / f64::from(height),
+                f64::from(src_h),
+            )
+        } else {
+            (
+                f64::from(src_w),
+                f64::from(src_w) * f64::from(height) / f64::from(width),
+            )
+        };
     let crop_w = ((box_w * f64::from(fraction)).round() as u32).clamp(1, src_w);
     let crop_h = ((box_h * f64::from(fraction)).round() as u32).clamp(1, src_h);
     let x = (src_w - crop_w) / 2;
@@ -199,7 +220,11 @@ pub fn resize_and_crop(
 
 /// Pixels (already `spec.width` x `spec.height`) as a `[1, H, W, C]` or `[1, C, H, W]` tensor.
 pub fn pixels_to_tensor(pixels: &RgbaImage, spec: &PixelSpec) -> Tensor {
-    let (w, h, c) = (pixels.width() as usize, pixels.height() as usize, spec.channels as usize);
+    let (w, h, c) = (
+        pixels.width() as usize,
+        pixels.height() as usize,
+        spec.channels as usize,
+    );
     // Per output channel: (source RGBA index, the RGB channel it is, for ImageNet's mean/std).
     let sources: Vec<usize> = match (c, spec.channel_order) {
         (1, _) => vec![usize::MAX],
@@ -211,7 +236,11 @@ pub fn pixels_to_tensor(pixels: &RgbaImage, spec: &PixelSpec) -> Tensor {
     let mut raw = vec![0u8; w * h * c];
     let mut channel_of = vec![0usize; c];
     for (out_channel, &source) in sources.iter().enumerate() {
-        channel_of[out_channel] = if source == usize::MAX { usize::MAX } else { source };
+        channel_of[out_channel] = if source == usize::MAX {
+            usize::MAX
+        } else {
+            source
+        };
     }
     for (x, y, pixel) in pixels.enumerate_pixels() {
         let [r, g, b, a] = pixel.0;
@@ -246,11 +275,17 @@ pub fn pixels_to_tensor(pixels: &RgbaImage, spec: &PixelSpec) -> Tensor {
             index => index,
         }
     };
-    let floats = || raw.iter().enumerate().map(|(offset, &value)| spec.normalization.apply(value, channel_at(offset)));
+    let floats = || {
+        raw.iter()
+            .enumerate()
+            .map(|(offset, &value)| spec.normalization.apply(value, channel_at(offset)))
+    };
     let data = match spec.dtype {
         DType::UINT8 => TensorData::UInt8(raw.clone()),
         DType::DOUBLE => TensorData::Double(floats().map(f64::from).collect()),
-        DType::HALF => TensorData::Half(floats().map(|v| half::f16::from_f32(v).to_bits()).collect()),
+        DType::HALF => {
+            TensorData::Half(floats().map(|v| half::f16::from_f32(v).to_bits()).collect())
+        }
         _ => TensorData::Float(floats().collect()),
     };
     Tensor { shape, data }
@@ -274,6 +309,9 @@ mod tests {
             assert_eq!(preset.name().parse::<Normalization>().unwrap(), preset);
         }
         assert!("bogus".parse::<Normalization>().is_err());
-        assert_eq!("(x-127)/128".parse::<Normalization>().unwrap(), Normalization::Centered127);
+        assert_eq!(
+            "(x-127)/128".parse::<Normalization>().unwrap(),
+            Normalization::Centered127
+        );
     }
 }

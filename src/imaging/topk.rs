@@ -9,7 +9,14 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// Output names that hold class scores, most likely first.
-const SCORE_NAMES: [&str; 6] = ["probabilities", "probs", "scores", "predictions", "logits", "output_0"];
+const SCORE_NAMES: [&str; 6] = [
+    "probabilities",
+    "probs",
+    "scores",
+    "predictions",
+    "logits",
+    "output_0",
+];
 
 /// The class-score output: `(key, scores row-major as f32, rows, classes)`.
 /// `preferred` names it; otherwise a known name, else the only float `[N, C]` output.
@@ -21,8 +28,14 @@ pub fn find_scores(
         let values: Vec<f32> = match &tensor.data {
             TensorData::Float(values) => values.clone(),
             TensorData::Double(values) => values.iter().map(|&v| v as f32).collect(),
-            TensorData::Half(values) => values.iter().map(|&v| half::f16::from_bits(v).to_f32()).collect(),
-            TensorData::BFloat16(values) => values.iter().map(|&v| half::bf16::from_bits(v).to_f32()).collect(),
+            TensorData::Half(values) => values
+                .iter()
+                .map(|&v| half::f16::from_bits(v).to_f32())
+                .collect(),
+            TensorData::BFloat16(values) => values
+                .iter()
+                .map(|&v| half::bf16::from_bits(v).to_f32())
+                .collect(),
             _ => return None,
         };
         let (rows, classes) = match tensor.shape.as_slice() {
@@ -39,15 +52,21 @@ pub fn find_scores(
                 outputs.keys().cloned().collect::<Vec<_>>().join(", ")
             ))
         })?;
-        return as_scores(key, tensor)
-            .ok_or_else(|| ImageError::NoScores(format!("output '{key}' is not a float [N, classes] tensor")));
+        return as_scores(key, tensor).ok_or_else(|| {
+            ImageError::NoScores(format!("output '{key}' is not a float [N, classes] tensor"))
+        });
     }
     let candidates: Vec<(&String, &Tensor)> = outputs
         .iter()
-        .filter(|(key, tensor)| tensor.shape.len() == 2 && as_scores(key, tensor).is_some_and(|s| s.3 > 1))
+        .filter(|(key, tensor)| {
+            tensor.shape.len() == 2 && as_scores(key, tensor).is_some_and(|s| s.3 > 1)
+        })
         .collect();
     for name in SCORE_NAMES {
-        if let Some((key, tensor)) = candidates.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)) {
+        if let Some((key, tensor)) = candidates
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+        {
             return Ok(as_scores(key, tensor).unwrap_or_default());
         }
     }
@@ -59,21 +78,31 @@ pub fn find_scores(
         ))),
         several => Err(ImageError::NoScores(format!(
             "several float outputs could be class scores ({}); name one",
-            several.iter().map(|(key, _)| key.as_str()).collect::<Vec<_>>().join(", ")
+            several
+                .iter()
+                .map(|(key, _)| key.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))),
     }
 }
 
 /// Whether `row` already is a probability distribution (all in 0..=1, sum 1).
 pub fn is_distribution(row: &[f32]) -> bool {
-    let in_range = row.iter().all(|&v| v.is_finite() && (-1e-6..=1.0 + 1e-6).contains(&v));
+    let in_range = row
+        .iter()
+        .all(|&v| v.is_finite() && (-1e-6..=1.0 + 1e-6).contains(&v));
     let sum: f64 = row.iter().map(|&v| f64::from(v)).sum();
     in_range && (sum - 1.0).abs() < 1e-3
 }
 
 /// Numerically stable softmax.
 pub fn softmax(row: &[f32]) -> Vec<f32> {
-    let max = row.iter().copied().filter(|v| !v.is_nan()).fold(f32::NEG_INFINITY, f32::max);
+    let max = row
+        .iter()
+        .copied()
+        .filter(|v| !v.is_nan())
+        .fold(f32::NEG_INFINITY, f32::max);
     if !max.is_finite() {
         return row.to_vec();
     }
@@ -90,10 +119,17 @@ pub fn top_k(row: &[f32], k: usize) -> Vec<(usize, f32)> {
         match (x.is_nan(), y.is_nan()) {
             (true, false) => std::cmp::Ordering::Greater,
             (false, true) => std::cmp::Ordering::Less,
-            _ => y.partial_cmp(&x).unwrap_or(std::cmp::Ordering::Equal).then(a.cmp(&b)),
+            _ => y
+                .partial_cmp(&x)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(a.cmp(&b)),
         }
     });
-    order.into_iter().take(k).map(|index| (index, row[index])).collect()
+    order
+        .into_iter()
+        .take(k)
+        .map(|index| (index, row[index]))
+        .collect()
 }
 
 /// How a labels file lines up with a model's class indices.
@@ -121,16 +157,24 @@ pub struct Labels {
 impl Labels {
     /// One label per non-empty-trailing line; `index: name` / `index name` lines keep the name.
     pub fn from_text(text: &str, source: impl Into<String>) -> Labels {
-        let mut names: Vec<String> = text.lines().map(|line| line.trim_end_matches('\r').trim().to_string()).collect();
+        let mut names: Vec<String> = text
+            .lines()
+            .map(|line| line.trim_end_matches('\r').trim().to_string())
+            .collect();
         while names.last().is_some_and(String::is_empty) {
             names.pop();
         }
-        Labels { names, source: source.into() }
+        Labels {
+            names,
+            source: source.into(),
+        }
     }
 
     pub fn from_file(path: &Path) -> Result<Labels, ImageError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ImageError::Io { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ImageError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
         Ok(Labels::from_text(&text, path.display().to_string()))
     }
 
@@ -163,7 +207,10 @@ impl Labels {
 
 /// ImageNet's 1001 labels ("background" first), shipped with tfprobe.
 pub fn builtin_imagenet_labels() -> Labels {
-    Labels::from_text(include_str!("../../assets/labels/imagenet_1001.txt"), "built-in ImageNet labels")
+    Labels::from_text(
+        include_str!("../../assets/labels/imagenet_1001.txt"),
+        "built-in ImageNet labels",
+    )
 }
 
 /// A labels file among a SavedModel's `assets/` or `assets.extra/` whose line count
@@ -172,18 +219,26 @@ pub fn builtin_imagenet_labels() -> Labels {
 pub fn find_model_labels(model_dir: &Path, classes: usize) -> Option<Labels> {
     let mut files = Vec::new();
     for folder in ["assets", "assets.extra"] {
-        let Ok(entries) = std::fs::read_dir(model_dir.join(folder)) else { continue };
+        let Ok(entries) = std::fs::read_dir(model_dir.join(folder)) else {
+            continue;
+        };
         for entry in entries.flatten().take(1000) {
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().to_ascii_lowercase();
-            let fits = name.ends_with(".txt") || name.ends_with(".labels") || name.ends_with(".names");
+            let fits =
+                name.ends_with(".txt") || name.ends_with(".labels") || name.ends_with(".names");
             if fits && path.is_file() && entry.metadata().is_ok_and(|meta| meta.len() < 16 << 20) {
                 files.push((name, path));
             }
         }
     }
     files.sort_by_key(|(name, _)| {
-        (!["label", "class", "imagenet"].iter().any(|word| name.contains(word)), name.clone())
+        (
+            !["label", "class", "imagenet"]
+                .iter()
+                .any(|word| name.contains(word)),
+            name.clone(),
+        )
     });
     files.into_iter().find_map(|(_, path)| {
         let labels = Labels::from_file(&path).ok()?;
@@ -235,7 +290,9 @@ pub fn classify(
                 .map(|(class, score)| Prediction {
                     class,
                     score,
-                    label: labels.and_then(|labels| labels.name(class, classes)).map(str::to_string),
+                    label: labels
+                        .and_then(|labels| labels.name(class, classes))
+                        .map(str::to_string),
                 })
                 .collect()
         })

@@ -35,9 +35,11 @@ impl VersionPolicy {
                 on_disk[on_disk.len().saturating_sub(keep)..].to_vec()
             }
             VersionPolicy::All => on_disk.to_vec(),
-            VersionPolicy::Specific { versions } => {
-                on_disk.iter().copied().filter(|version| versions.contains(version)).collect()
-            }
+            VersionPolicy::Specific { versions } => on_disk
+                .iter()
+                .copied()
+                .filter(|version| versions.contains(version))
+                .collect(),
         }
     }
 }
@@ -69,8 +71,10 @@ impl ModelSource {
 /// Reads a TF Serving model config file (text-format `ModelServerConfig`).
 /// Relative base paths are taken relative to the file's folder.
 pub fn read_model_config_file(path: &Path) -> Result<Vec<ModelSource>, ServeError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|source| ServeError::Io { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ServeError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     parse_model_config(&text, path.parent()).map_err(|err| match err {
         ServeError::Config { message } => {
             ServeError::config(format!("model config file {}: {message}", path.display()))
@@ -80,14 +84,23 @@ pub fn read_model_config_file(path: &Path) -> Result<Vec<ModelSource>, ServeErro
 }
 
 /// Parses the text of a model config file.
-pub fn parse_model_config(text: &str, relative_to: Option<&Path>) -> Result<Vec<ModelSource>, ServeError> {
+pub fn parse_model_config(
+    text: &str,
+    relative_to: Option<&Path>,
+) -> Result<Vec<ModelSource>, ServeError> {
     let config = parse_text_proto(text)?;
     let list = match config.config {
         Some(model_server_config::Config::ModelConfigList(list)) => list,
         Some(model_server_config::Config::CustomModelConfig(_)) => {
-            return Err(ServeError::config("custom_model_config is not supported; use model_config_list"));
+            return Err(ServeError::config(
+                "custom_model_config is not supported; use model_config_list",
+            ));
         }
-        None => return Err(ServeError::config("no model_config_list { config { ... } } found")),
+        None => {
+            return Err(ServeError::config(
+                "no model_config_list { config { ... } } found",
+            ));
+        }
     };
     let mut sources: Vec<ModelSource> = Vec::new();
     for model in list.config {
@@ -101,7 +114,10 @@ pub fn parse_model_config(text: &str, relative_to: Option<&Path>) -> Result<Vec<
             )));
         }
         if model.base_path.is_empty() {
-            return Err(ServeError::config(format!("model {} has no base_path", model.name)));
+            return Err(ServeError::config(format!(
+                "model {} has no base_path",
+                model.name
+            )));
         }
         if !model.model_platform.is_empty() && model.model_platform != "tensorflow" {
             return Err(ServeError::config(format!(
@@ -114,9 +130,14 @@ pub fn parse_model_config(text: &str, relative_to: Option<&Path>) -> Result<Vec<
             Some(dir) if base_path.is_relative() => dir.join(base_path),
             _ => base_path,
         };
-        let policy = match model.model_version_policy.and_then(|policy| policy.policy_choice) {
+        let policy = match model
+            .model_version_policy
+            .and_then(|policy| policy.policy_choice)
+        {
             None => VersionPolicy::default(),
-            Some(PolicyChoice::Latest(latest)) => VersionPolicy::Latest { num_versions: latest.num_versions.max(1) },
+            Some(PolicyChoice::Latest(latest)) => VersionPolicy::Latest {
+                num_versions: latest.num_versions.max(1),
+            },
             Some(PolicyChoice::All(_)) => VersionPolicy::All,
             Some(PolicyChoice::Specific(specific)) => {
                 if specific.versions.is_empty() {
@@ -125,10 +146,17 @@ pub fn parse_model_config(text: &str, relative_to: Option<&Path>) -> Result<Vec<
                         model.name
                     )));
                 }
-                VersionPolicy::Specific { versions: specific.versions }
+                VersionPolicy::Specific {
+                    versions: specific.versions,
+                }
             }
         };
-        sources.push(ModelSource { name: model.name, base_path, policy, labels: model.version_labels });
+        sources.push(ModelSource {
+            name: model.name,
+            base_path,
+            policy,
+            labels: model.version_labels,
+        });
     }
     if sources.is_empty() {
         return Err(ServeError::config("model_config_list lists no models"));
@@ -141,9 +169,13 @@ fn parse_text_proto(text: &str) -> Result<ModelServerConfig, ServeError> {
         .map_err(|err| ServeError::internal(format!("descriptor set: {err}")))?;
     let descriptor = pool
         .get_message_by_name("tensorflow.serving.ModelServerConfig")
-        .ok_or_else(|| ServeError::internal("descriptor set lacks tensorflow.serving.ModelServerConfig"))?;
-    let message = prost_reflect::DynamicMessage::parse_text_format(descriptor, text)
-        .map_err(|err| ServeError::config(format!("not a valid text-format ModelServerConfig: {err}")))?;
+        .ok_or_else(|| {
+            ServeError::internal("descriptor set lacks tensorflow.serving.ModelServerConfig")
+        })?;
+    let message =
+        prost_reflect::DynamicMessage::parse_text_format(descriptor, text).map_err(|err| {
+            ServeError::config(format!("not a valid text-format ModelServerConfig: {err}"))
+        })?;
     message
         .transcode_to::<ModelServerConfig>()
         .map_err(|err| ServeError::internal(format!("ModelServerConfig: {err}")))
@@ -157,10 +189,22 @@ mod tests {
     fn policies_select_versions() {
         let on_disk = [1, 2, 5, 7];
         assert_eq!(VersionPolicy::default().select(&on_disk), vec![7]);
-        assert_eq!(VersionPolicy::Latest { num_versions: 2 }.select(&on_disk), vec![5, 7]);
-        assert_eq!(VersionPolicy::Latest { num_versions: 9 }.select(&on_disk), vec![1, 2, 5, 7]);
+        assert_eq!(
+            VersionPolicy::Latest { num_versions: 2 }.select(&on_disk),
+            vec![5, 7]
+        );
+        assert_eq!(
+            VersionPolicy::Latest { num_versions: 9 }.select(&on_disk),
+            vec![1, 2, 5, 7]
+        );
         assert_eq!(VersionPolicy::All.select(&on_disk), vec![1, 2, 5, 7]);
-        assert_eq!(VersionPolicy::Specific { versions: vec![2, 3, 7] }.select(&on_disk), vec![2, 7]);
+        assert_eq!(
+            VersionPolicy::Specific {
+                versions: vec![2, 3, 7]
+            }
+            .select(&on_disk),
+            vec![2, 7]
+        );
         assert!(VersionPolicy::default().select(&[]).is_empty());
     }
 
@@ -188,24 +232,41 @@ mod tests {
         assert_eq!(models.len(), 3);
         assert_eq!(models[0].name, "resnet");
         assert_eq!(models[0].base_path, PathBuf::from("/models/resnet"));
-        assert_eq!(models[0].policy, VersionPolicy::Specific { versions: vec![1, 2] });
+        assert_eq!(
+            models[0].policy,
+            VersionPolicy::Specific {
+                versions: vec![1, 2]
+            }
+        );
         assert_eq!(models[0].labels["stable"], 1);
         assert_eq!(models[0].labels["canary"], 2);
-        assert_eq!(models[1].base_path, PathBuf::from("/etc/tfprobe/relative/half"));
+        assert_eq!(
+            models[1].base_path,
+            PathBuf::from("/etc/tfprobe/relative/half")
+        );
         assert_eq!(models[1].policy, VersionPolicy::All);
         assert_eq!(models[2].policy, VersionPolicy::Latest { num_versions: 2 });
     }
 
     #[test]
     fn config_errors_say_what_is_wrong() {
-        let err = parse_model_config("model_config_list { config { nme: 'x' } }", None).unwrap_err();
+        let err =
+            parse_model_config("model_config_list { config { nme: 'x' } }", None).unwrap_err();
         assert!(err.to_string().contains("nme"), "{err}");
         let err = parse_model_config(
             "model_config_list { config { name: 'a' base_path: '/a' } config { name: 'a' base_path: '/b' } }",
             None,
         )
         .unwrap_err();
-        assert_eq!(err.to_string(), "Illegal to list model a multiple times in config list");
-        assert!(parse_model_config("", None).unwrap_err().to_string().contains("model_config_list"));
+        assert_eq!(
+            err.to_string(),
+            "Illegal to list model a multiple times in config list"
+        );
+        assert!(
+            parse_model_config("", None)
+                .unwrap_err()
+                .to_string()
+                .contains("model_config_list")
+        );
     }
 }

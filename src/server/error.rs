@@ -65,15 +65,21 @@ pub enum ServeError {
 
 impl ServeError {
     pub fn invalid(message: impl Into<String>) -> Self {
-        ServeError::InvalidArgument { message: message.into() }
+        ServeError::InvalidArgument {
+            message: message.into(),
+        }
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
-        ServeError::Internal { message: message.into() }
+        ServeError::Internal {
+            message: message.into(),
+        }
     }
 
     pub fn config(message: impl Into<String>) -> Self {
-        ServeError::Config { message: message.into() }
+        ServeError::Config {
+            message: message.into(),
+        }
     }
 
     /// The TensorFlow status code this error stands for.
@@ -163,12 +169,21 @@ mod tests {
 
     #[test]
     fn errors_carry_messages_and_codes() {
-        let err = ServeError::ServableNotFound { request: "Latest(resnet)".into(), hint: String::new() };
-        assert_eq!(err.to_string(), "Servable not found for request: Latest(resnet)");
+        let err = ServeError::ServableNotFound {
+            request: "Latest(resnet)".into(),
+            hint: String::new(),
+        };
+        assert_eq!(
+            err.to_string(),
+            "Servable not found for request: Latest(resnet)"
+        );
         assert_eq!(err.http_status(), 404);
         let status = err.to_status();
         assert_eq!(status.code(), tonic::Code::NotFound);
-        assert_eq!(status.message(), "Servable not found for request: Latest(resnet)");
+        assert_eq!(
+            status.message(),
+            "Servable not found for request: Latest(resnet)"
+        );
         assert_eq!(
             ServeError::invalid("Missing 'inputs' or 'instances' key").rest_body(),
             "{\n    \"error\": \"Missing 'inputs' or 'instances' key\"\n}"

@@ -11,12 +11,14 @@ use super::versions::VersionRequest;
 use crate::pb::convert::{tensor_from_proto, tensor_into_proto};
 use crate::pb::tensorflow::error::Code;
 use crate::pb::tensorflow::serving::model_service_server::{ModelService, ModelServiceServer};
-use crate::pb::tensorflow::serving::prediction_service_server::{PredictionService, PredictionServiceServer};
+use crate::pb::tensorflow::serving::prediction_service_server::{
+    PredictionService, PredictionServiceServer,
+};
 use crate::pb::tensorflow::serving::{
-    ClassificationRequest, ClassificationResponse, GetModelMetadataRequest, GetModelMetadataResponse,
-    GetModelStatusRequest, GetModelStatusResponse, ModelSpec, MultiInferenceRequest, MultiInferenceResponse,
-    PredictRequest, PredictResponse, ReloadConfigRequest, ReloadConfigResponse, RegressionRequest,
-    RegressionResponse, model_spec,
+    ClassificationRequest, ClassificationResponse, GetModelMetadataRequest,
+    GetModelMetadataResponse, GetModelStatusRequest, GetModelStatusResponse, ModelSpec,
+    MultiInferenceRequest, MultiInferenceResponse, PredictRequest, PredictResponse,
+    RegressionRequest, RegressionResponse, ReloadConfigRequest, ReloadConfigResponse, model_spec,
 };
 use crate::runtime::NamedTensors;
 use prost::Message;
@@ -43,13 +45,21 @@ impl TfServing {
     }
 
     async fn predict_inner(&self, request: PredictRequest) -> Result<PredictResponse, ServeError> {
-        let spec = request.model_spec.ok_or_else(|| ServeError::invalid("Missing ModelSpec"))?;
+        let spec = request
+            .model_spec
+            .ok_or_else(|| ServeError::invalid("Missing ModelSpec"))?;
         if spec.name.is_empty() {
             return Err(ServeError::invalid("ModelSpec has no name specified."));
         }
-        let servable = self.shared.manager.resolve(&spec.name, &VersionRequest::from_spec(&spec))?;
-        let signature_key =
-            if spec.signature_name.is_empty() { DEFAULT_SIGNATURE.to_string() } else { spec.signature_name.clone() };
+        let servable = self
+            .shared
+            .manager
+            .resolve(&spec.name, &VersionRequest::from_spec(&spec))?;
+        let signature_key = if spec.signature_name.is_empty() {
+            DEFAULT_SIGNATURE.to_string()
+        } else {
+            spec.signature_name.clone()
+        };
         let signature = servable.signature(&signature_key)?;
         let mut inputs = NamedTensors::new();
         for (key, proto) in &request.inputs {
@@ -61,7 +71,10 @@ impl TfServing {
         let output_keys = check_output_filter(signature, &request.output_filter)?;
         let outputs = run(&servable, &signature_key, inputs, &output_keys, None).await?;
         Ok(PredictResponse {
-            outputs: outputs.into_iter().map(|(key, tensor)| (key, tensor_into_proto(tensor))).collect(),
+            outputs: outputs
+                .into_iter()
+                .map(|(key, tensor)| (key, tensor_into_proto(tensor)))
+                .collect(),
             model_spec: Some(ModelSpec {
                 name: spec.name,
                 version_choice: Some(model_spec::VersionChoice::Version(servable.version)),
@@ -70,12 +83,23 @@ impl TfServing {
         })
     }
 
-    fn metadata_inner(&self, request: GetModelMetadataRequest) -> Result<GetModelMetadataResponse, ServeError> {
-        let spec = request.model_spec.ok_or_else(|| ServeError::invalid("Missing ModelSpec"))?;
+    fn metadata_inner(
+        &self,
+        request: GetModelMetadataRequest,
+    ) -> Result<GetModelMetadataResponse, ServeError> {
+        let spec = request
+            .model_spec
+            .ok_or_else(|| ServeError::invalid("Missing ModelSpec"))?;
         if request.metadata_field.is_empty() {
-            return Err(ServeError::invalid("GetModelMetadataRequest must specify at least one metadata_field"));
+            return Err(ServeError::invalid(
+                "GetModelMetadataRequest must specify at least one metadata_field",
+            ));
         }
-        if let Some(field) = request.metadata_field.iter().find(|field| *field != SIGNATURE_DEF_FIELD) {
+        if let Some(field) = request
+            .metadata_field
+            .iter()
+            .find(|field| *field != SIGNATURE_DEF_FIELD)
+        {
             return Err(ServeError::invalid(format!(
                 "Metadata field {field} is not supported (supported: {SIGNATURE_DEF_FIELD})"
             )));
@@ -83,7 +107,10 @@ impl TfServing {
         if spec.name.is_empty() {
             return Err(ServeError::invalid("ModelSpec has no name specified."));
         }
-        let servable = self.shared.manager.resolve(&spec.name, &VersionRequest::from_spec(&spec))?;
+        let servable = self
+            .shared
+            .manager
+            .resolve(&spec.name, &VersionRequest::from_spec(&spec))?;
         let any = prost_types::Any {
             type_url: SIGNATURE_DEF_MAP_TYPE_URL.to_string(),
             value: servable.signature_defs().encode_to_vec(),
@@ -94,40 +121,70 @@ impl TfServing {
                 version_choice: Some(model_spec::VersionChoice::Version(servable.version)),
                 signature_name: String::new(),
             }),
-            metadata: [(SIGNATURE_DEF_FIELD.to_string(), any)].into_iter().collect(),
+            metadata: [(SIGNATURE_DEF_FIELD.to_string(), any)]
+                .into_iter()
+                .collect(),
         })
     }
 }
 
 fn unimplemented(what: &str, instead: &str) -> Status {
-    ServeError::Unimplemented { message: format!("tfprobe does not implement {what}; {instead}") }.to_status()
+    ServeError::Unimplemented {
+        message: format!("tfprobe does not implement {what}; {instead}"),
+    }
+    .to_status()
 }
 
 #[tonic::async_trait]
 impl PredictionService for TfServing {
-    async fn classify(&self, _: Request<ClassificationRequest>) -> Result<Response<ClassificationResponse>, Status> {
-        Err(unimplemented("Classify", "call Predict with the classify signature's inputs instead"))
+    async fn classify(
+        &self,
+        _: Request<ClassificationRequest>,
+    ) -> Result<Response<ClassificationResponse>, Status> {
+        Err(unimplemented(
+            "Classify",
+            "call Predict with the classify signature's inputs instead",
+        ))
     }
 
-    async fn regress(&self, _: Request<RegressionRequest>) -> Result<Response<RegressionResponse>, Status> {
-        Err(unimplemented("Regress", "call Predict with the regress signature's inputs instead"))
+    async fn regress(
+        &self,
+        _: Request<RegressionRequest>,
+    ) -> Result<Response<RegressionResponse>, Status> {
+        Err(unimplemented(
+            "Regress",
+            "call Predict with the regress signature's inputs instead",
+        ))
     }
 
-    async fn predict(&self, request: Request<PredictRequest>) -> Result<Response<PredictResponse>, Status> {
+    async fn predict(
+        &self,
+        request: Request<PredictRequest>,
+    ) -> Result<Response<PredictResponse>, Status> {
         let started = Instant::now();
         let request = request.into_inner();
         let (model, signature) = request
             .model_spec
             .as_ref()
             .map(|spec| {
-                let signature =
-                    if spec.signature_name.is_empty() { DEFAULT_SIGNATURE } else { spec.signature_name.as_str() };
+                let signature = if spec.signature_name.is_empty() {
+                    DEFAULT_SIGNATURE
+                } else {
+                    spec.signature_name.as_str()
+                };
                 (spec.name.clone(), signature.to_string())
             })
             .unwrap_or_default();
         let result = self.predict_inner(request).await;
         let code = result.as_ref().map_or_else(ServeError::code, |_| Code::Ok);
-        self.shared.metrics.record_request(&model, &signature, "predict", Protocol::Grpc, code, started.elapsed());
+        self.shared.metrics.record_request(
+            &model,
+            &signature,
+            "predict",
+            Protocol::Grpc,
+            code,
+            started.elapsed(),
+        );
         result.map(Response::new).map_err(|err| err.to_status())
     }
 
@@ -135,14 +192,19 @@ impl PredictionService for TfServing {
         &self,
         _: Request<MultiInferenceRequest>,
     ) -> Result<Response<MultiInferenceResponse>, Status> {
-        Err(unimplemented("MultiInference", "call Predict once per signature instead"))
+        Err(unimplemented(
+            "MultiInference",
+            "call Predict once per signature instead",
+        ))
     }
 
     async fn get_model_metadata(
         &self,
         request: Request<GetModelMetadataRequest>,
     ) -> Result<Response<GetModelMetadataResponse>, Status> {
-        self.metadata_inner(request.into_inner()).map(Response::new).map_err(|err| err.to_status())
+        self.metadata_inner(request.into_inner())
+            .map(Response::new)
+            .map_err(|err| err.to_status())
     }
 }
 
@@ -152,7 +214,10 @@ impl ModelService for TfServing {
         &self,
         request: Request<GetModelStatusRequest>,
     ) -> Result<Response<GetModelStatusResponse>, Status> {
-        let spec = request.into_inner().model_spec.ok_or_else(|| ServeError::invalid("Missing ModelSpec").to_status())?;
+        let spec = request
+            .into_inner()
+            .model_spec
+            .ok_or_else(|| ServeError::invalid("Missing ModelSpec").to_status())?;
         if spec.name.is_empty() {
             return Err(ServeError::invalid("ModelSpec has no name specified.").to_status());
         }

@@ -8,7 +8,9 @@
 //! - `tfprobe_model_load_duration_seconds{model, version}` (last load of a version)
 
 use crate::pb::tensorflow::error::Code;
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
 use std::time::Duration;
 
 const REQUESTS: &str = "tfprobe_requests_total";
@@ -18,7 +20,8 @@ const LOAD_SECONDS: &str = "tfprobe_model_load_duration_seconds";
 
 /// Latency buckets (seconds): 100 µs to 30 s.
 const BUCKETS: &[f64] = &[
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0, 30.0,
 ];
 
 /// Which API a request used.
@@ -64,14 +67,21 @@ impl Metrics {
         let handle = recorder.handle();
         let metrics = Metrics { recorder, handle };
         metrics.with(|| {
-            metrics::describe_counter!(REQUESTS, "Requests by model, signature, API, protocol and status code.");
+            metrics::describe_counter!(
+                REQUESTS,
+                "Requests by model, signature, API, protocol and status code."
+            );
             metrics::describe_histogram!(
                 REQUEST_SECONDS,
                 metrics::Unit::Seconds,
                 "Request latency from the request's arrival to its response."
             );
             metrics::describe_counter!(LOADS, "Model version loads by outcome.");
-            metrics::describe_gauge!(LOAD_SECONDS, metrics::Unit::Seconds, "How long loading a model version took.");
+            metrics::describe_gauge!(
+                LOAD_SECONDS,
+                metrics::Unit::Seconds,
+                "How long loading a model version took."
+            );
         });
         metrics
     }
@@ -135,9 +145,30 @@ mod tests {
     #[test]
     fn renders_counts_histograms_and_load_times() {
         let metrics = Metrics::new();
-        metrics.record_request("resnet", "serving_default", "predict", Protocol::Rest, Code::Ok, Duration::from_micros(300));
-        metrics.record_request("resnet", "serving_default", "predict", Protocol::Rest, Code::Ok, Duration::from_millis(2));
-        metrics.record_request("resnet", "x", "predict", Protocol::Grpc, Code::InvalidArgument, Duration::from_millis(1));
+        metrics.record_request(
+            "resnet",
+            "serving_default",
+            "predict",
+            Protocol::Rest,
+            Code::Ok,
+            Duration::from_micros(300),
+        );
+        metrics.record_request(
+            "resnet",
+            "serving_default",
+            "predict",
+            Protocol::Rest,
+            Code::Ok,
+            Duration::from_millis(2),
+        );
+        metrics.record_request(
+            "resnet",
+            "x",
+            "predict",
+            Protocol::Grpc,
+            Code::InvalidArgument,
+            Duration::from_millis(1),
+        );
         metrics.record_load("resnet", 7, true, Duration::from_millis(42));
         let text = metrics.render();
         assert!(
@@ -146,8 +177,16 @@ mod tests {
         );
         assert!(text.contains(r#"status="INVALID_ARGUMENT"} 1"#), "{text}");
         assert!(text.contains(r#"tfprobe_request_duration_seconds_bucket{model="resnet",api="predict",protocol="rest",le="0.0005"} 1"#), "{text}");
-        assert!(text.contains(r#"tfprobe_model_load_duration_seconds{model="resnet",version="7"} 0.042"#), "{text}");
-        assert!(text.contains(r#"tfprobe_model_loads_total{model="resnet",status="OK"} 1"#), "{text}");
+        assert!(
+            text.contains(
+                r#"tfprobe_model_load_duration_seconds{model="resnet",version="7"} 0.042"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"tfprobe_model_loads_total{model="resnet",status="OK"} 1"#),
+            "{text}"
+        );
         // A second server's metrics are separate.
         assert!(!Metrics::new().render().contains("resnet"));
     }

@@ -126,13 +126,19 @@ struct StopFlag {
 
 impl StopFlag {
     fn stop(&self) {
-        *self.stopped.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = true;
+        *self
+            .stopped
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = true;
         self.wake.notify_all();
     }
 
     /// Sleeps up to `interval`; true once stopped.
     fn wait(&self, interval: Duration) -> bool {
-        let guard = self.stopped.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let guard = self
+            .stopped
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let (guard, _) = self
             .wake
             .wait_timeout_while(guard, interval, |stopped| !*stopped)
@@ -209,7 +215,10 @@ impl ServerHandle {
         })
         .await;
         if drained.is_err() {
-            tracing::warn!("in-flight requests did not finish within {} ms; closing anyway", grace.as_millis());
+            tracing::warn!(
+                "in-flight requests did not finish within {} ms; closing anyway",
+                grace.as_millis()
+            );
         }
         let poller = self.poller.take();
         let manager = Arc::clone(&self.shared.manager);
@@ -251,7 +260,10 @@ fn check_config(config: &ServerConfig) -> Result<(), ServeError> {
                 model.name
             )));
         }
-        if config.models[..index].iter().any(|other| other.name == model.name) {
+        if config.models[..index]
+            .iter()
+            .any(|other| other.name == model.name)
+        {
             return Err(ServeError::config(format!(
                 "Illegal to list model {} multiple times in config list",
                 model.name
@@ -259,20 +271,31 @@ fn check_config(config: &ServerConfig) -> Result<(), ServeError> {
         }
     }
     if config.grpc_port.is_none() && config.rest_port.is_none() {
-        return Err(ServeError::config("both the gRPC and the REST port are disabled"));
+        return Err(ServeError::config(
+            "both the gRPC and the REST port are disabled",
+        ));
     }
     Ok(())
 }
 
-async fn bind(host: IpAddr, port: Option<u16>) -> Result<Option<tokio::net::TcpListener>, ServeError> {
+async fn bind(
+    host: IpAddr,
+    port: Option<u16>,
+) -> Result<Option<tokio::net::TcpListener>, ServeError> {
     let Some(port) = port else { return Ok(None) };
     let addr = SocketAddr::new(host, port);
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
     Ok(Some(listener))
 }
 
 fn shown_host(addr: SocketAddr) -> String {
-    if addr.ip().is_loopback() && addr.ip().is_ipv4() { format!("localhost:{}", addr.port()) } else { addr.to_string() }
+    if addr.ip().is_loopback() && addr.ip().is_ipv4() {
+        format!("localhost:{}", addr.port())
+    } else {
+        addr.to_string()
+    }
 }
 
 /// Starts a server on the current tokio runtime: binds the ports, loads the
@@ -287,12 +310,17 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServeError> {
     }
     let grpc_listener = bind(config.host, config.grpc_port).await?;
     let rest_listener = bind(config.host, config.rest_port).await?;
-    let local = |listener: &Option<tokio::net::TcpListener>| -> Result<Option<SocketAddr>, ServeError> {
-        listener
-            .as_ref()
-            .map(|listener| listener.local_addr().map_err(|err| ServeError::internal(format!("local address: {err}"))))
-            .transpose()
-    };
+    let local =
+        |listener: &Option<tokio::net::TcpListener>| -> Result<Option<SocketAddr>, ServeError> {
+            listener
+                .as_ref()
+                .map(|listener| {
+                    listener
+                        .local_addr()
+                        .map_err(|err| ServeError::internal(format!("local address: {err}")))
+                })
+                .transpose()
+        };
     let grpc_addr = local(&grpc_listener)?;
     let rest_addr = local(&rest_listener)?;
 
@@ -301,7 +329,10 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServeError> {
     for model in &config.models {
         tracing::info!("(Re-)adding model: {}", model.name);
     }
-    let worker_options = WorkerOptions { threads: config.model_threads, queue_capacity: config.queue_capacity };
+    let worker_options = WorkerOptions {
+        threads: config.model_threads,
+        queue_capacity: config.queue_capacity,
+    };
     let manager = Arc::new(ModelManager::new(
         config.models.clone(),
         Arc::clone(&config.loader),
@@ -337,20 +368,28 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServeError> {
                 if let Some(first) = poller_start {
                     let _ = runtime.block_on(first);
                 }
-                let Some(interval) = poll_interval else { return };
+                let Some(interval) = poll_interval else {
+                    return;
+                };
                 while !stop.wait(interval) {
                     manager.poll();
                 }
             })
-            .map_err(|err| ServeError::internal(format!("cannot start the version poller: {err}")))?
+            .map_err(|err| {
+                ServeError::internal(format!("cannot start the version poller: {err}"))
+            })?
     };
 
     let (shutdown, _) = watch::channel(false);
     let mut tasks = Vec::new();
     if let Some(listener) = grpc_listener {
         let (reporter, health) = tonic_health::server::health_reporter();
-        reporter.set_serving::<PredictionServiceServer<grpc::TfServing>>().await;
-        reporter.set_serving::<ModelServiceServer<grpc::TfServing>>().await;
+        reporter
+            .set_serving::<PredictionServiceServer<grpc::TfServing>>()
+            .await;
+        reporter
+            .set_serving::<ModelServiceServer<grpc::TfServing>>()
+            .await;
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
             .build_v1()
@@ -363,7 +402,8 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServeError> {
             .add_service(health)
             .add_service(reflection)
             .add_service(reflection_alpha);
-        let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+        let incoming =
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         let mut signal = shutdown.subscribe();
         tasks.push(tokio::spawn(async move {
             let stopped = async move {
@@ -390,13 +430,24 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServeError> {
             let stopped = async move {
                 let _ = signal.wait_for(|stopped| *stopped).await;
             };
-            if let Err(err) = axum::serve(listener, app).with_graceful_shutdown(stopped).await {
+            if let Err(err) = axum::serve(listener, app)
+                .with_graceful_shutdown(stopped)
+                .await
+            {
                 tracing::error!("REST server stopped: {err}");
             }
         }));
         tracing::info!("Exporting HTTP/REST API at:{} ...", shown_addr(rest_addr));
     }
-    Ok(ServerHandle { rest_addr, grpc_addr, shared, shutdown, tasks, stop, poller: Some(poller) })
+    Ok(ServerHandle {
+        rest_addr,
+        grpc_addr,
+        shared,
+        shutdown,
+        tasks,
+        stop,
+        poller: Some(poller),
+    })
 }
 
 fn shown_addr(addr: Option<SocketAddr>) -> String {

@@ -21,15 +21,24 @@ pub async fn run(
     output_keys: &[String],
     timeout: Option<Duration>,
 ) -> Result<NamedTensors, ServeError> {
-    let reply = servable.worker().submit_async(signature_key, inputs, output_keys)?;
+    let reply = servable
+        .worker()
+        .submit_async(signature_key, inputs, output_keys)?;
     let reply = match timeout {
         Some(limit) => match tokio::time::timeout(limit, reply).await {
             Ok(reply) => reply,
-            Err(_) => return Err(RuntimeError::Timeout { timeout_ms: limit.as_millis() as u64 }.into()),
+            Err(_) => {
+                return Err(RuntimeError::Timeout {
+                    timeout_ms: limit.as_millis() as u64,
+                }
+                .into());
+            }
         },
         None => reply.await,
     };
-    reply.unwrap_or(Err(RuntimeError::ShuttingDown)).map_err(ServeError::from)
+    reply
+        .unwrap_or(Err(RuntimeError::ShuttingDown))
+        .map_err(ServeError::from)
 }
 
 fn keys<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
@@ -39,7 +48,11 @@ fn keys<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
 /// Inputs must be exactly the signature's, with its dtypes and compatible shapes.
 pub fn check_inputs(signature: &SignatureInfo, inputs: &NamedTensors) -> Result<(), ServeError> {
     let sent: BTreeSet<&str> = inputs.keys().map(String::as_str).collect();
-    let wanted: BTreeSet<&str> = signature.inputs.iter().map(|input| input.key.as_str()).collect();
+    let wanted: BTreeSet<&str> = signature
+        .inputs
+        .iter()
+        .map(|input| input.key.as_str())
+        .collect();
     if sent != wanted {
         let extra = sent.difference(&wanted).copied();
         let missing = wanted.difference(&sent).copied();
@@ -60,7 +73,10 @@ pub fn check_inputs(signature: &SignatureInfo, inputs: &NamedTensors) -> Result<
 }
 
 /// The outputs to fetch: the filter (checked like TF Serving), or all.
-pub fn check_output_filter(signature: &SignatureInfo, filter: &[String]) -> Result<Vec<String>, ServeError> {
+pub fn check_output_filter(
+    signature: &SignatureInfo,
+    filter: &[String],
+) -> Result<Vec<String>, ServeError> {
     let mut seen = BTreeSet::new();
     for alias in filter {
         if signature.output(alias).is_none() {
@@ -70,7 +86,9 @@ pub fn check_output_filter(signature: &SignatureInfo, filter: &[String]) -> Resu
             )));
         }
         if !seen.insert(alias.as_str()) {
-            return Err(ServeError::invalid(format!("duplicate output tensor alias: {alias}")));
+            return Err(ServeError::invalid(format!(
+                "duplicate output tensor alias: {alias}"
+            )));
         }
     }
     Ok(filter.to_vec())
@@ -87,40 +105,82 @@ mod tests {
             key: "serving_default".into(),
             method_name: String::new(),
             inputs: vec![
-                TensorInfoView { key: "a".into(), dtype: DType::FLOAT, shape: Shape::from_sizes(&[-1, 2]), name: "a:0".into() },
-                TensorInfoView { key: "b".into(), dtype: DType::INT64, shape: Shape::UnknownRank, name: "b:0".into() },
+                TensorInfoView {
+                    key: "a".into(),
+                    dtype: DType::FLOAT,
+                    shape: Shape::from_sizes(&[-1, 2]),
+                    name: "a:0".into(),
+                },
+                TensorInfoView {
+                    key: "b".into(),
+                    dtype: DType::INT64,
+                    shape: Shape::UnknownRank,
+                    name: "b:0".into(),
+                },
             ],
-            outputs: vec![TensorInfoView { key: "y".into(), dtype: DType::FLOAT, shape: Shape::UnknownRank, name: "y:0".into() }],
+            outputs: vec![TensorInfoView {
+                key: "y".into(),
+                dtype: DType::FLOAT,
+                shape: Shape::UnknownRank,
+                name: "y:0".into(),
+            }],
         }
     }
 
     #[test]
     fn inputs_are_checked_with_tf_serving_messages() {
         let mut inputs = NamedTensors::new();
-        inputs.insert("a".into(), Tensor::new(vec![1, 2], TensorData::Float(vec![1.0, 2.0])).unwrap());
-        inputs.insert("c".into(), Tensor::new(vec![], TensorData::Int64(vec![1])).unwrap());
+        inputs.insert(
+            "a".into(),
+            Tensor::new(vec![1, 2], TensorData::Float(vec![1.0, 2.0])).unwrap(),
+        );
+        inputs.insert(
+            "c".into(),
+            Tensor::new(vec![], TensorData::Int64(vec![1])).unwrap(),
+        );
         let err = check_inputs(&signature(), &inputs).unwrap_err();
         assert_eq!(
             err.to_string(),
             "input size does not match signature: 2!=2 len({a,c}) != len({a,b}). Sent extra: {c}. Missing but required: {b}."
         );
         inputs.remove("c");
-        inputs.insert("b".into(), Tensor::new(vec![], TensorData::Int32(vec![1])).unwrap());
+        inputs.insert(
+            "b".into(),
+            Tensor::new(vec![], TensorData::Int32(vec![1])).unwrap(),
+        );
         let err = check_inputs(&signature(), &inputs).unwrap_err();
-        assert_eq!(err.to_string(), "input 'b' expects dtype DT_INT64 but got DT_INT32");
-        inputs.insert("b".into(), Tensor::new(vec![], TensorData::Int64(vec![1])).unwrap());
+        assert_eq!(
+            err.to_string(),
+            "input 'b' expects dtype DT_INT64 but got DT_INT32"
+        );
+        inputs.insert(
+            "b".into(),
+            Tensor::new(vec![], TensorData::Int64(vec![1])).unwrap(),
+        );
         check_inputs(&signature(), &inputs).unwrap();
-        inputs.insert("a".into(), Tensor::new(vec![2], TensorData::Float(vec![1.0, 2.0])).unwrap());
+        inputs.insert(
+            "a".into(),
+            Tensor::new(vec![2], TensorData::Float(vec![1.0, 2.0])).unwrap(),
+        );
         let err = check_inputs(&signature(), &inputs).unwrap_err();
-        assert_eq!(err.to_string(), "input 'a' expects shape (-1, 2) but got [2]");
+        assert_eq!(
+            err.to_string(),
+            "input 'a' expects shape (-1, 2) but got [2]"
+        );
         assert_eq!(err.http_status(), 400);
     }
 
     #[test]
     fn output_filters_are_checked() {
-        assert_eq!(check_output_filter(&signature(), &["y".into()]).unwrap(), vec!["y".to_string()]);
+        assert_eq!(
+            check_output_filter(&signature(), &["y".into()]).unwrap(),
+            vec!["y".to_string()]
+        );
         let err = check_output_filter(&signature(), &["z".into()]).unwrap_err();
-        assert_eq!(err.to_string(), "output tensor alias not found in signature: z Outputs expected to be in the set {y}.");
+        assert_eq!(
+            err.to_string(),
+            "output tensor alias not found in signature: z Outputs expected to be in the set {y}."
+        );
         let err = check_output_filter(&signature(), &["y".into(), "y".into()]).unwrap_err();
         assert_eq!(err.to_string(), "duplicate output tensor alias: y");
     }

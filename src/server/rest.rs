@@ -29,16 +29,21 @@ pub fn router(shared: Arc<Shared>) -> Router {
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     let mut response = Response::new(Body::from(shared.metrics.render()));
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
     response
 }
 
 fn json_response(status: u16, body: String) -> Response {
     let mut response = Response::new(Body::from(body));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }
 
@@ -58,7 +63,8 @@ struct ModelPath {
 
 fn strip_prefix_ci<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
     let head = text.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| &text[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &text[prefix.len()..])
 }
 
 /// Percent-decoding like curl_easy_unescape (invalid escapes stay as they are).
@@ -101,7 +107,9 @@ fn parse_path(path: &str, post: bool) -> Option<ModelPath> {
         return None;
     }
     if let Some(after) = strip_prefix_ci(rest, "/versions/") {
-        let end = after.find(|c: char| !c.is_ascii_digit()).unwrap_or(after.len());
+        let end = after
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(after.len());
         if end == 0 {
             return None;
         }
@@ -131,8 +139,9 @@ fn parse_path(path: &str, post: bool) -> Option<ModelPath> {
 
 impl ModelPath {
     fn decode(&self) -> Result<(String, VersionRequest), ServeError> {
-        let name = unescape(&self.name)
-            .map_err(|()| ServeError::invalid(format!("Failed to decode model name:{}", self.name)))?;
+        let name = unescape(&self.name).map_err(|()| {
+            ServeError::invalid(format!("Failed to decode model name:{}", self.name))
+        })?;
         let request = match (&self.version, &self.label) {
             (Some(version), None) => VersionRequest::Specific(version.parse().map_err(|_| {
                 ServeError::invalid(format!("Failed to convert version: {version} to numeric."))
@@ -174,12 +183,14 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
             return error_response(&ServeError::invalid("Missing model name in request."));
         }
         let result = if parsed.tail.as_deref() == Some("metadata") {
+            shared.manager.resolve(&name, &version).map(|servable| {
+                metadata_json(&servable.model, servable.version, servable.signature_defs())
+            })
+        } else {
             shared
                 .manager
-                .resolve(&name, &version)
-                .map(|servable| metadata_json(&servable.model, servable.version, servable.signature_defs()))
-        } else {
-            shared.manager.status(&name, &version).map(|status| status_json(&status))
+                .status(&name, &version)
+                .map(|status| status_json(&status))
         };
         return match result {
             Ok(body) => json_response(200, body),
@@ -197,12 +208,23 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
     let started = Instant::now();
     let body = match axum::body::to_bytes(request.into_body(), shared.max_request_bytes).await {
         Ok(body) => body,
-        Err(_) => return error_response(&ServeError::BodyTooLarge { limit: shared.max_request_bytes }),
+        Err(_) => {
+            return error_response(&ServeError::BodyTooLarge {
+                limit: shared.max_request_bytes,
+            });
+        }
     };
     let mut signature = String::from("serving_default");
     let result = predict(&shared, &name, &version, &body, &mut signature).await;
     let code = result.as_ref().map_or_else(ServeError::code, |_| Code::Ok);
-    shared.metrics.record_request(&name, &signature, "predict", Protocol::Rest, code, started.elapsed());
+    shared.metrics.record_request(
+        &name,
+        &signature,
+        "predict",
+        Protocol::Rest,
+        code,
+        started.elapsed(),
+    );
     match result {
         Ok(body) => json_response(200, body),
         Err(err) => error_response(&err),
@@ -239,7 +261,12 @@ impl IntoResponse for ServeError {
 mod tests {
     use super::*;
 
-    fn path(name: &str, version: Option<&str>, label: Option<&str>, tail: Option<&str>) -> Option<ModelPath> {
+    fn path(
+        name: &str,
+        version: Option<&str>,
+        label: Option<&str>,
+        tail: Option<&str>,
+    ) -> Option<ModelPath> {
         Some(ModelPath {
             name: name.into(),
             version: version.map(Into::into),
@@ -250,14 +277,35 @@ mod tests {
 
     #[test]
     fn paths_parse_like_tf_serving() {
-        assert_eq!(parse_path("/v1/models/resnet", false), path("resnet", None, None, None));
-        assert_eq!(parse_path("/V1/Models/resnet/VERSIONS/12", false), path("resnet", Some("12"), None, None));
-        assert_eq!(parse_path("/v1/models/resnet/labels/stable/metadata", false), path("resnet", None, Some("stable"), Some("metadata")));
-        assert_eq!(parse_path("/v1/models/resnet/metadata", false), path("resnet", None, None, Some("metadata")));
+        assert_eq!(
+            parse_path("/v1/models/resnet", false),
+            path("resnet", None, None, None)
+        );
+        assert_eq!(
+            parse_path("/V1/Models/resnet/VERSIONS/12", false),
+            path("resnet", Some("12"), None, None)
+        );
+        assert_eq!(
+            parse_path("/v1/models/resnet/labels/stable/metadata", false),
+            path("resnet", None, Some("stable"), Some("metadata"))
+        );
+        assert_eq!(
+            parse_path("/v1/models/resnet/metadata", false),
+            path("resnet", None, None, Some("metadata"))
+        );
         assert_eq!(parse_path("/v1/models", false), path("", None, None, None));
-        assert_eq!(parse_path("/v1/models/resnet:predict", true), path("resnet", None, None, Some("predict")));
-        assert_eq!(parse_path("/v1/models/resnet/versions/3:PREDICT", true), path("resnet", Some("3"), None, Some("predict")));
-        assert_eq!(parse_path("/v1/models/resnet/labels/canary:classify", true), path("resnet", None, Some("canary"), Some("classify")));
+        assert_eq!(
+            parse_path("/v1/models/resnet:predict", true),
+            path("resnet", None, None, Some("predict"))
+        );
+        assert_eq!(
+            parse_path("/v1/models/resnet/versions/3:PREDICT", true),
+            path("resnet", Some("3"), None, Some("predict"))
+        );
+        assert_eq!(
+            parse_path("/v1/models/resnet/labels/canary:classify", true),
+            path("resnet", None, Some("canary"), Some("classify"))
+        );
         assert_eq!(parse_path("/v1/models/resnet:explode", true), None);
         assert_eq!(parse_path("/v1/models/resnet", true), None);
         assert_eq!(parse_path("/v1/models/resnet/versions/x", false), None);
@@ -269,9 +317,27 @@ mod tests {
     fn names_are_percent_decoded() {
         assert_eq!(unescape("my%20model").unwrap(), "my model");
         assert_eq!(unescape("100%").unwrap(), "100%");
-        let (name, version) = ModelPath { name: "a%2Fb".into(), version: Some("7".into()), ..Default::default() }.decode().unwrap();
-        assert_eq!((name.as_str(), version), ("a/b", VersionRequest::Specific(7)));
-        let err = ModelPath { name: "m".into(), version: Some("99999999999999999999".into()), ..Default::default() }.decode().unwrap_err();
-        assert_eq!(err.to_string(), "Failed to convert version: 99999999999999999999 to numeric.");
+        let (name, version) = ModelPath {
+            name: "a%2Fb".into(),
+            version: Some("7".into()),
+            ..Default::default()
+        }
+        .decode()
+        .unwrap();
+        assert_eq!(
+            (name.as_str(), version),
+            ("a/b", VersionRequest::Specific(7))
+        );
+        let err = ModelPath {
+            name: "m".into(),
+            version: Some("99999999999999999999".into()),
+            ..Default::default()
+        }
+        .decode()
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Failed to convert version: 99999999999999999999 to numeric."
+        );
     }
 }

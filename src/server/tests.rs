@@ -32,8 +32,18 @@ impl SlowEcho {
             inputs: vec![view("x")],
             outputs: vec![view("y")],
         };
-        let meta_graph = MetaGraphInfo { tags: vec!["serve".into()], signatures: vec![signature], ..Default::default() };
-        SlowEcho { model: SavedModelInfo { meta_graphs: vec![meta_graph], ..Default::default() }, delay }
+        let meta_graph = MetaGraphInfo {
+            tags: vec!["serve".into()],
+            signatures: vec![signature],
+            ..Default::default()
+        };
+        SlowEcho {
+            model: SavedModelInfo {
+                meta_graphs: vec![meta_graph],
+                ..Default::default()
+            },
+            delay,
+        }
     }
 }
 
@@ -42,9 +52,16 @@ impl Backend for SlowEcho {
         &self.model
     }
 
-    fn run(&self, _: &str, mut inputs: NamedTensors, _: &[String]) -> Result<NamedTensors, RuntimeError> {
+    fn run(
+        &self,
+        _: &str,
+        mut inputs: NamedTensors,
+        _: &[String],
+    ) -> Result<NamedTensors, RuntimeError> {
         std::thread::sleep(self.delay);
-        let x = inputs.remove("x").ok_or(RuntimeError::InvalidArgument { message: "no x".into() })?;
+        let x = inputs.remove("x").ok_or(RuntimeError::InvalidArgument {
+            message: "no x".into(),
+        })?;
         Ok([("y".to_string(), x)].into())
     }
 }
@@ -64,21 +81,32 @@ fn config(base: &Path, run_delay: Duration, load_delay: Duration) -> ServerConfi
 fn model_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("1")).unwrap();
-    std::fs::write(dir.path().join("1/saved_model.pb"), b"not read by the test backend").unwrap();
+    std::fs::write(
+        dir.path().join("1/saved_model.pb"),
+        b"not read by the test backend",
+    )
+    .unwrap();
     dir
 }
 
 /// One HTTP/1.1 request on its own connection: (status, body).
 fn post(addr: SocketAddr, path: &str, body: &str) -> (u16, String) {
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let request =
-        format!("POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
     stream.write_all(request.as_bytes()).unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     let status = response.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default();
     (status, body)
 }
 
@@ -93,7 +121,10 @@ async fn deadlines_answer_504_and_full_queues_429() {
     let addr = server.rest_addr().unwrap();
     let body = r#"{"instances": [1.0, 2.0]}"#;
 
-    let (status, reply) = tokio::task::spawn_blocking(move || post(addr, "/v1/models/echo:predict", body)).await.unwrap();
+    let (status, reply) =
+        tokio::task::spawn_blocking(move || post(addr, "/v1/models/echo:predict", body))
+            .await
+            .unwrap();
     assert_eq!(status, 504, "{reply}");
     assert!(reply.contains("timed out after 100 ms"), "{reply}");
 
@@ -111,7 +142,10 @@ async fn deadlines_answer_504_and_full_queues_429() {
     for call in calls {
         statuses.push(call.await.unwrap());
     }
-    let refused: Vec<_> = statuses.iter().filter(|(status, _)| *status == 429).collect();
+    let refused: Vec<_> = statuses
+        .iter()
+        .filter(|(status, _)| *status == 429)
+        .collect();
     assert_eq!(refused.len(), 1, "{statuses:?}");
     assert!(refused[0].1.contains("queue is full"), "{statuses:?}");
     server.shutdown().await;
@@ -127,11 +161,16 @@ async fn background_loading_reports_loading_then_available() {
     assert!(!server.ready());
     tokio::time::sleep(Duration::from_millis(150)).await;
     assert_eq!(server.models()[0].versions[0].state, State::Loading);
-    let (status, reply) = tokio::task::spawn_blocking(move || post(addr, "/v1/models/echo:predict", r#"{"inputs": [1.0]}"#))
-        .await
-        .unwrap();
+    let (status, reply) = tokio::task::spawn_blocking(move || {
+        post(addr, "/v1/models/echo:predict", r#"{"inputs": [1.0]}"#)
+    })
+    .await
+    .unwrap();
     assert_eq!(status, 404);
-    assert!(reply.contains("Servable not found for request: Latest(echo)"), "{reply}");
+    assert!(
+        reply.contains("Servable not found for request: Latest(echo)"),
+        "{reply}"
+    );
     assert!(reply.contains("1: LOADING"), "{reply}");
     for _ in 0..100 {
         if server.ready() {
@@ -140,10 +179,19 @@ async fn background_loading_reports_loading_then_available() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(server.ready());
-    let (status, reply) = tokio::task::spawn_blocking(move || post(addr, "/v1/models/echo:predict", r#"{"inputs": [1.0, -2.5]}"#))
-        .await
-        .unwrap();
-    assert_eq!((status, reply.as_str()), (200, "{\n    \"outputs\": [1.0, -2.5]\n}"));
+    let (status, reply) = tokio::task::spawn_blocking(move || {
+        post(
+            addr,
+            "/v1/models/echo:predict",
+            r#"{"inputs": [1.0, -2.5]}"#,
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        (status, reply.as_str()),
+        (200, "{\n    \"outputs\": [1.0, -2.5]\n}")
+    );
     server.shutdown().await;
 }
 
@@ -153,11 +201,26 @@ async fn bad_configs_are_refused_before_binding() {
     let mut config = config(dir.path(), Duration::ZERO, Duration::ZERO);
     config.models.push(ModelSource::new("echo", dir.path()));
     let err = start(config).await.unwrap_err();
-    assert_eq!(err.to_string(), "Illegal to list model echo multiple times in config list");
+    assert_eq!(
+        err.to_string(),
+        "Illegal to list model echo multiple times in config list"
+    );
     let mut config = super::tests::config(dir.path(), Duration::ZERO, Duration::ZERO);
     config.models.clear();
-    assert!(start(config).await.unwrap_err().to_string().contains("--model_base_path"));
+    assert!(
+        start(config)
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("--model_base_path")
+    );
     let mut config = super::tests::config(dir.path(), Duration::ZERO, Duration::ZERO);
     config.models[0].name = "a/b".into();
-    assert!(start(config).await.unwrap_err().to_string().contains("not usable in REST paths"));
+    assert!(
+        start(config)
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("not usable in REST paths")
+    );
 }

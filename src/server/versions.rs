@@ -40,20 +40,34 @@ pub struct Servable {
 }
 
 impl Servable {
-    fn new(model: &str, version: i64, backend: Arc<dyn Backend>, options: WorkerOptions) -> Servable {
+    fn new(
+        model: &str,
+        version: i64,
+        backend: Arc<dyn Backend>,
+        options: WorkerOptions,
+    ) -> Servable {
         let mut signature_defs = SignatureDefMap::default();
         if let Some(meta_graph) = backend.model().serving_meta_graph() {
             for signature in &meta_graph.signatures {
-                signature_defs.signature_def.insert(signature.key.clone(), signature.to_proto());
+                signature_defs
+                    .signature_def
+                    .insert(signature.key.clone(), signature.to_proto());
             }
         }
         let worker = ModelWorker::new(backend, options);
-        Servable { model: model.to_string(), version, worker: Some(worker), signature_defs }
+        Servable {
+            model: model.to_string(),
+            version,
+            worker: Some(worker),
+            signature_defs,
+        }
     }
 
     /// The worker that runs this version.
     pub fn worker(&self) -> &ModelWorker {
-        self.worker.as_ref().expect("the worker lives as long as the servable")
+        self.worker
+            .as_ref()
+            .expect("the worker lives as long as the servable")
     }
 
     pub fn backend(&self) -> &Arc<dyn Backend> {
@@ -63,8 +77,9 @@ impl Servable {
     /// A signature of the `serve` MetaGraph; the error lists the valid keys.
     pub fn signature(&self, key: &str) -> Result<&SignatureInfo, RuntimeError> {
         let meta_graph = self.worker().model().serving_meta_graph();
-        meta_graph.and_then(|meta_graph| meta_graph.signature(key)).ok_or_else(|| {
-            RuntimeError::SignatureNotFound {
+        meta_graph
+            .and_then(|meta_graph| meta_graph.signature(key))
+            .ok_or_else(|| RuntimeError::SignatureNotFound {
                 requested: key.to_string(),
                 available: self
                     .signature_defs
@@ -74,8 +89,7 @@ impl Servable {
                     .cloned()
                     .collect::<Vec<_>>()
                     .join(", "),
-            }
-        })
+            })
     }
 
     /// All signatures, for metadata answers.
@@ -89,7 +103,9 @@ impl Drop for Servable {
     /// joining the worker's threads (and freeing the model) happens elsewhere.
     fn drop(&mut self) {
         if let Some(worker) = self.worker.take() {
-            let spawned = std::thread::Builder::new().name("tfprobe-unload".into()).spawn(move || drop(worker));
+            let spawned = std::thread::Builder::new()
+                .name("tfprobe-unload".into())
+                .spawn(move || drop(worker));
             if let Err(err) = spawned {
                 tracing::warn!("cannot start an unload thread ({err}); unloading inline");
             }
@@ -99,7 +115,11 @@ impl Drop for Servable {
 
 impl std::fmt::Debug for Servable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Servable {{name: {} version: {}}}", self.model, self.version)
+        write!(
+            f,
+            "Servable {{name: {} version: {}}}",
+            self.model, self.version
+        )
     }
 }
 
@@ -116,7 +136,9 @@ impl VersionRequest {
         match &spec.version_choice {
             None => VersionRequest::Latest,
             Some(model_spec::VersionChoice::Version(version)) => VersionRequest::Specific(*version),
-            Some(model_spec::VersionChoice::VersionLabel(label)) => VersionRequest::Label(label.clone()),
+            Some(model_spec::VersionChoice::VersionLabel(label)) => {
+                VersionRequest::Label(label.clone())
+            }
         }
     }
 }
@@ -168,11 +190,13 @@ fn describe(name: &str, version: Option<i64>) -> String {
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    lock.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl ModelManager {
@@ -184,9 +208,22 @@ impl ModelManager {
     ) -> ModelManager {
         let models = sources
             .into_iter()
-            .map(|source| (source.name.clone(), ModelEntry { source, records: RwLock::new(BTreeMap::new()) }))
+            .map(|source| {
+                (
+                    source.name.clone(),
+                    ModelEntry {
+                        source,
+                        records: RwLock::new(BTreeMap::new()),
+                    },
+                )
+            })
             .collect();
-        ModelManager { models, loader, metrics, worker_options }
+        ModelManager {
+            models,
+            loader,
+            metrics,
+            worker_options,
+        }
     }
 
     pub fn model_names(&self) -> Vec<String> {
@@ -194,13 +231,18 @@ impl ModelManager {
     }
 
     fn entry(&self, name: &str, request: &VersionRequest) -> Result<&ModelEntry, ServeError> {
-        self.models.get(name).ok_or_else(|| ServeError::ServableNotFound {
-            request: describe(name, match request {
-                VersionRequest::Specific(version) => Some(*version),
-                _ => None,
-            }),
-            hint: format!(" (this server serves: {})", self.model_names().join(", ")),
-        })
+        self.models
+            .get(name)
+            .ok_or_else(|| ServeError::ServableNotFound {
+                request: describe(
+                    name,
+                    match request {
+                        VersionRequest::Specific(version) => Some(*version),
+                        _ => None,
+                    },
+                ),
+                hint: format!(" (this server serves: {})", self.model_names().join(", ")),
+            })
     }
 
     fn label_version(entry: &ModelEntry, label: &str) -> Result<i64, ServeError> {
@@ -211,15 +253,26 @@ impl ModelManager {
                 hint: if labels.is_empty() {
                     format!(" (model {} has no version labels)", entry.source.name)
                 } else {
-                    let known: Vec<String> = labels.iter().map(|(label, version)| format!("{label}={version}")).collect();
-                    format!(" (labels of model {}: {})", entry.source.name, known.join(", "))
+                    let known: Vec<String> = labels
+                        .iter()
+                        .map(|(label, version)| format!("{label}={version}"))
+                        .collect();
+                    format!(
+                        " (labels of model {}: {})",
+                        entry.source.name,
+                        known.join(", ")
+                    )
                 },
             }
         })
     }
 
     /// The version a request runs on.
-    pub fn resolve(&self, name: &str, request: &VersionRequest) -> Result<Arc<Servable>, ServeError> {
+    pub fn resolve(
+        &self,
+        name: &str,
+        request: &VersionRequest,
+    ) -> Result<Arc<Servable>, ServeError> {
         let entry = self.entry(name, request)?;
         let version = match request {
             VersionRequest::Latest => None,
@@ -228,8 +281,13 @@ impl ModelManager {
         };
         let records = read(&entry.records);
         let found = match version {
-            None => records.values().rev().find_map(|record| record.servable.clone()),
-            Some(version) => records.get(&version).and_then(|record| record.servable.clone()),
+            None => records
+                .values()
+                .rev()
+                .find_map(|record| record.servable.clone()),
+            Some(version) => records
+                .get(&version)
+                .and_then(|record| record.servable.clone()),
         };
         found.ok_or_else(|| {
             let available: Vec<String> = records
@@ -242,7 +300,9 @@ impl ModelManager {
                     .iter()
                     .rev()
                     .map(|(version, record)| match &record.error {
-                        Some((_, message)) => format!("{version}: {} ({message})", record.state.as_str_name()),
+                        Some((_, message)) => {
+                            format!("{version}: {} ({message})", record.state.as_str_name())
+                        }
                         None => format!("{version}: {}", record.state.as_str_name()),
                     })
                     .collect();
@@ -257,14 +317,23 @@ impl ModelManager {
             } else {
                 format!(" (available versions of {name}: {})", available.join(", "))
             };
-            ServeError::ServableNotFound { request: describe(name, version), hint }
+            ServeError::ServableNotFound {
+                request: describe(name, version),
+                hint,
+            }
         })
     }
 
     /// `GetModelStatus`: versions highest first, like TF Serving.
-    pub fn status(&self, name: &str, request: &VersionRequest) -> Result<GetModelStatusResponse, ServeError> {
+    pub fn status(
+        &self,
+        name: &str,
+        request: &VersionRequest,
+    ) -> Result<GetModelStatusResponse, ServeError> {
         let Some(entry) = self.models.get(name) else {
-            return Err(ServeError::NotFound { message: format!("Could not find any versions of model {name}") });
+            return Err(ServeError::NotFound {
+                message: format!("Could not find any versions of model {name}"),
+            });
         };
         let version = match request {
             VersionRequest::Latest => None,
@@ -276,8 +345,14 @@ impl ModelManager {
             version,
             state: record.state as i32,
             status: Some(match &record.error {
-                Some((code, message)) => StatusProto { error_code: *code as i32, error_message: message.clone() },
-                None => StatusProto { error_code: Code::Ok as i32, error_message: String::new() },
+                Some((code, message)) => StatusProto {
+                    error_code: *code as i32,
+                    error_message: message.clone(),
+                },
+                None => StatusProto {
+                    error_code: Code::Ok as i32,
+                    error_message: String::new(),
+                },
             }),
         };
         let model_version_status = match version {
@@ -288,11 +363,19 @@ impl ModelManager {
                 vec![to_proto(version, record)]
             }
             None if records.is_empty() => {
-                return Err(ServeError::NotFound { message: format!("Could not find any versions of model {name}") });
+                return Err(ServeError::NotFound {
+                    message: format!("Could not find any versions of model {name}"),
+                });
             }
-            None => records.iter().rev().map(|(version, record)| to_proto(*version, record)).collect(),
+            None => records
+                .iter()
+                .rev()
+                .map(|(version, record)| to_proto(*version, record))
+                .collect(),
         };
-        Ok(GetModelStatusResponse { model_version_status })
+        Ok(GetModelStatusResponse {
+            model_version_status,
+        })
     }
 
     /// Every model and its versions, for the GUI and the CLI.
@@ -317,7 +400,11 @@ impl ModelManager {
 
     /// Whether every model has a version to serve.
     pub fn all_available(&self) -> bool {
-        self.models.values().all(|entry| read(&entry.records).values().any(|record| record.servable.is_some()))
+        self.models.values().all(|entry| {
+            read(&entry.records)
+                .values()
+                .any(|record| record.servable.is_some())
+        })
     }
 
     /// One pass over all base paths: load, swap, unload.
@@ -332,7 +419,10 @@ impl ModelManager {
         let on_disk = match numeric_versions(&source.base_path) {
             Ok(versions) => versions,
             Err(err) => {
-                tracing::warn!("File system storage path source: cannot list {}: {err}", source.base_path.display());
+                tracing::warn!(
+                    "File system storage path source: cannot list {}: {err}",
+                    source.base_path.display()
+                );
                 return;
             }
         };
@@ -367,12 +457,18 @@ impl ModelManager {
         let mut unloaded = Vec::new();
         {
             let mut records = write(&entry.records);
-            let wanted_available =
-                wanted.iter().any(|version| records.get(version).is_some_and(|record| record.servable.is_some()));
+            let wanted_available = wanted.iter().any(|version| {
+                records
+                    .get(version)
+                    .is_some_and(|record| record.servable.is_some())
+            });
             if wanted_available {
                 for (version, record) in records.iter_mut() {
                     if record.servable.is_some() && !wanted.contains(version) {
-                        tracing::info!("Unloading servable version {{name: {} version: {version}}}", source.name);
+                        tracing::info!(
+                            "Unloading servable version {{name: {} version: {version}}}",
+                            source.name
+                        );
                         record.state = State::Unloading;
                         let servable = record.servable.take();
                         record.unloading = servable.as_ref().map(Arc::downgrade);
@@ -390,11 +486,18 @@ impl ModelManager {
     fn finish_unloading(&self, entry: &ModelEntry) {
         let mut records = write(&entry.records);
         for (version, record) in records.iter_mut() {
-            if record.state == State::Unloading && record.unloading.as_ref().is_none_or(|weak| weak.strong_count() == 0)
+            if record.state == State::Unloading
+                && record
+                    .unloading
+                    .as_ref()
+                    .is_none_or(|weak| weak.strong_count() == 0)
             {
                 record.state = State::End;
                 record.unloading = None;
-                tracing::info!("Done unloading servable version {{name: {} version: {version}}}", entry.source.name);
+                tracing::info!(
+                    "Done unloading servable version {{name: {} version: {version}}}",
+                    entry.source.name
+                );
             }
         }
     }
@@ -426,15 +529,26 @@ impl ModelManager {
                     .cloned()
                     .or_else(|| panic.downcast_ref::<&str>().map(|text| text.to_string()))
                     .unwrap_or_else(|| "the loader panicked".to_string());
-                Err(RuntimeError::ModelLoad { path: dir.to_path_buf(), message })
+                Err(RuntimeError::ModelLoad {
+                    path: dir.to_path_buf(),
+                    message,
+                })
             });
         let elapsed = started.elapsed();
-        self.metrics.record_load(name, version, result.is_ok(), elapsed);
+        self.metrics
+            .record_load(name, version, result.is_ok(), elapsed);
         let mut records = write(&entry.records);
-        let Some(record) = records.get_mut(&version) else { return };
+        let Some(record) = records.get_mut(&version) else {
+            return;
+        };
         match result {
             Ok(backend) => {
-                record.servable = Some(Arc::new(Servable::new(name, version, backend, self.worker_options)));
+                record.servable = Some(Arc::new(Servable::new(
+                    name,
+                    version,
+                    backend,
+                    self.worker_options,
+                )));
                 record.state = State::Available;
                 record.failed_fingerprint = None;
                 tracing::info!(
@@ -443,7 +557,9 @@ impl ModelManager {
                 );
             }
             Err(err) => {
-                tracing::error!("Loading servable: {{name: {name} version: {version}}} failed: {err}");
+                tracing::error!(
+                    "Loading servable: {{name: {name} version: {version}}} failed: {err}"
+                );
                 record.state = State::End;
                 record.error = Some((err.code(), err.to_string()));
                 record.failed_fingerprint = Some(fingerprint);
@@ -459,7 +575,10 @@ impl ModelManager {
                 let mut records = write(&entry.records);
                 for (version, record) in records.iter_mut() {
                     if let Some(servable) = record.servable.take() {
-                        tracing::info!("Unloading servable version {{name: {} version: {version}}}", entry.source.name);
+                        tracing::info!(
+                            "Unloading servable version {{name: {} version: {version}}}",
+                            entry.source.name
+                        );
                         record.state = State::Unloading;
                         record.unloading = Some(Arc::downgrade(&servable));
                         unloaded.push(servable);
@@ -484,7 +603,8 @@ fn numeric_versions(base_path: &Path) -> std::io::Result<Vec<i64>> {
             }
             let version: i64 = name.parse().ok()?;
             let dir = entry.path();
-            (dir.join("saved_model.pb").is_file() || dir.join("saved_model.pbtxt").is_file()).then_some(version)
+            (dir.join("saved_model.pb").is_file() || dir.join("saved_model.pbtxt").is_file())
+                .then_some(version)
         })
         .collect();
     versions.sort_unstable();
@@ -497,7 +617,9 @@ fn folder_fingerprint(dir: &Path) -> u64 {
     let mut pending = vec![dir.to_path_buf()];
     let mut seen = 0usize;
     while let Some(current) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&current) else { continue };
+        let Ok(entries) = std::fs::read_dir(&current) else {
+            continue;
+        };
         let mut entries: Vec<_> = entries.flatten().collect();
         entries.sort_by_key(|entry| entry.file_name());
         for entry in entries {
@@ -505,7 +627,9 @@ fn folder_fingerprint(dir: &Path) -> u64 {
             if seen > 10_000 {
                 return hasher.finish();
             }
-            let Ok(metadata) = entry.metadata() else { continue };
+            let Ok(metadata) = entry.metadata() else {
+                continue;
+            };
             entry.path().hash(&mut hasher);
             metadata.len().hash(&mut hasher);
             metadata.modified().ok().hash(&mut hasher);

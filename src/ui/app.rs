@@ -41,22 +41,38 @@ impl TfprobeApp {
     /// The app as eframe creates it: saved state from `cc.storage`.
     pub fn new(cc: &eframe::CreationContext<'_>, options: LaunchOptions) -> TfprobeApp {
         let persisted = match (cc.storage, options.fresh_state) {
-            (Some(storage), false) => eframe::get_value::<Persisted>(storage, STATE_KEY).unwrap_or_default(),
+            (Some(storage), false) => {
+                eframe::get_value::<Persisted>(storage, STATE_KEY).unwrap_or_default()
+            }
             _ => Persisted::default(),
         };
         TfprobeApp::with_state(&cc.egui_ctx, persisted, options)
     }
 
     /// The app with explicit saved state (tests build it this way too).
-    pub fn with_state(ctx: &egui::Context, persisted: Persisted, options: LaunchOptions) -> TfprobeApp {
+    pub fn with_state(
+        ctx: &egui::Context,
+        persisted: Persisted,
+        options: LaunchOptions,
+    ) -> TfprobeApp {
         ctx.set_theme(persisted.theme.preference());
         let tasks = match Tasks::new(ctx) {
             Ok(tasks) => tasks,
             // Without threads there is nothing useful to do; say why.
             Err(err) => panic!("cannot start the background runtime: {err}"),
         };
-        let state = AppState { persisted, serve_when_open: options.serve, ..AppState::default() };
-        let mut app = TfprobeApp { state, tasks, commands: Commands::default(), ctx: ctx.clone(), started: options.started };
+        let state = AppState {
+            persisted,
+            serve_when_open: options.serve,
+            ..AppState::default()
+        };
+        let mut app = TfprobeApp {
+            state,
+            tasks,
+            commands: Commands::default(),
+            ctx: ctx.clone(),
+            started: options.started,
+        };
         app.tasks.check_runtime();
         for path in options.paths {
             app.commands.push(Command::OpenPath(path));
@@ -78,7 +94,11 @@ impl TfprobeApp {
 
     fn shortcuts(&mut self, ctx: &egui::Context) {
         let (open, connect, run) = ctx.input_mut(|input| {
-            (input.consume_shortcut(&SHORTCUT_OPEN), input.consume_shortcut(&SHORTCUT_CONNECT), input.consume_shortcut(&SHORTCUT_RUN))
+            (
+                input.consume_shortcut(&SHORTCUT_OPEN),
+                input.consume_shortcut(&SHORTCUT_CONNECT),
+                input.consume_shortcut(&SHORTCUT_RUN),
+            )
         });
         if open {
             self.commands.push(Command::OpenDialog);
@@ -92,7 +112,12 @@ impl TfprobeApp {
     }
 
     fn dropped_files(&mut self, ctx: &egui::Context) {
-        let (hovering, dropped) = ctx.input(|input| (!input.raw.hovered_files.is_empty(), input.raw.dropped_files.clone()));
+        let (hovering, dropped) = ctx.input(|input| {
+            (
+                !input.raw.hovered_files.is_empty(),
+                input.raw.dropped_files.clone(),
+            )
+        });
         self.state.hovering_files = hovering;
         for file in dropped {
             let path = file.path().to_path_buf();
@@ -101,8 +126,14 @@ impl TfprobeApp {
                 continue;
             }
             match file.bytes() {
-                Ok(bytes) => self.commands.push(Command::AddImage { name: "dropped image".into(), bytes: std::sync::Arc::new(bytes) }),
-                Err(err) => self.state.notify(NoticeLevel::Error, format!("cannot read the dropped file: {err}")),
+                Ok(bytes) => self.commands.push(Command::AddImage {
+                    name: "dropped image".into(),
+                    bytes: std::sync::Arc::new(bytes),
+                }),
+                Err(err) => self.state.notify(
+                    NoticeLevel::Error,
+                    format!("cannot read the dropped file: {err}"),
+                ),
             }
         }
     }
@@ -112,7 +143,13 @@ impl TfprobeApp {
         let state = &mut self.state;
         egui::MenuBar::new().ui(ui, |ui| {
             ui.menu_button("File", |ui| {
-                if ui.add(egui::Button::new("Open…").shortcut_text(ui.ctx().format_shortcut(&SHORTCUT_OPEN))).clicked() {
+                if ui
+                    .add(
+                        egui::Button::new("Open…")
+                            .shortcut_text(ui.ctx().format_shortcut(&SHORTCUT_OPEN)),
+                    )
+                    .clicked()
+                {
                     commands.push(Command::OpenDialog);
                 }
                 ui.menu_button("Recent", |ui| {
@@ -125,7 +162,10 @@ impl TfprobeApp {
                         }
                     }
                 });
-                if ui.add_enabled(state.local.is_some(), egui::Button::new("Close model")).clicked() {
+                if ui
+                    .add_enabled(state.local.is_some(), egui::Button::new("Close model"))
+                    .clicked()
+                {
                     commands.push(Command::CloseModel);
                 }
                 ui.separator();
@@ -134,27 +174,52 @@ impl TfprobeApp {
                 }
             });
             ui.menu_button("Server", |ui| {
-                if ui.add(egui::Button::new("Connect…").shortcut_text(ui.ctx().format_shortcut(&SHORTCUT_CONNECT))).clicked() {
+                if ui
+                    .add(
+                        egui::Button::new("Connect…")
+                            .shortcut_text(ui.ctx().format_shortcut(&SHORTCUT_CONNECT)),
+                    )
+                    .clicked()
+                {
                     commands.push(Command::ShowConnect);
                 }
-                if ui.add_enabled(state.remote.is_some(), egui::Button::new("Disconnect")).clicked() {
+                if ui
+                    .add_enabled(state.remote.is_some(), egui::Button::new("Disconnect"))
+                    .clicked()
+                {
                     commands.push(Command::Disconnect);
                 }
                 ui.separator();
-                if ui.add_enabled(state.local.is_some(), egui::Button::new("Start embedded server")).clicked() {
+                if ui
+                    .add_enabled(
+                        state.local.is_some(),
+                        egui::Button::new("Start embedded server"),
+                    )
+                    .clicked()
+                {
                     commands.push(Command::StartServer);
                 }
                 if ui.button("Stop embedded server").clicked() {
                     commands.push(Command::StopServer);
                 }
                 ui.separator();
-                if ui.add(egui::Button::new("Run latency test").shortcut_text(ui.ctx().format_shortcut(&SHORTCUT_RUN))).clicked() {
+                if ui
+                    .add(
+                        egui::Button::new("Run latency test")
+                            .shortcut_text(ui.ctx().format_shortcut(&SHORTCUT_RUN)),
+                    )
+                    .clicked()
+                {
                     commands.push(Command::RunLatency);
                 }
             });
             ui.menu_button("View", |ui| {
                 let before = state.persisted.theme;
-                ui.radio_value(&mut state.persisted.theme, ThemeChoice::System, "Follow the system");
+                ui.radio_value(
+                    &mut state.persisted.theme,
+                    ThemeChoice::System,
+                    "Follow the system",
+                );
                 ui.radio_value(&mut state.persisted.theme, ThemeChoice::Light, "Light");
                 ui.radio_value(&mut state.persisted.theme, ThemeChoice::Dark, "Dark");
                 if state.persisted.theme != before {
@@ -181,7 +246,14 @@ impl TfprobeApp {
             if let Some(busy) = &state.loading {
                 ui.separator();
                 ui.spinner();
-                ui.label(RichText::new(format!("{} ({:.1} s)", busy.what, busy.since.elapsed().as_secs_f32())).small());
+                ui.label(
+                    RichText::new(format!(
+                        "{} ({:.1} s)",
+                        busy.what,
+                        busy.since.elapsed().as_secs_f32()
+                    ))
+                    .small(),
+                );
             }
             if let Some(notice) = state.notices.last() {
                 ui.separator();
@@ -189,22 +261,39 @@ impl TfprobeApp {
                     NoticeLevel::Info => ui.visuals().text_color(),
                     NoticeLevel::Error => ui.visuals().error_fg_color,
                 };
-                ui.add(egui::Label::new(RichText::new(&notice.text).small().color(color)).truncate());
+                ui.add(
+                    egui::Label::new(RichText::new(&notice.text).small().color(color)).truncate(),
+                );
             }
         });
     }
 
     fn central(&mut self, ui: &mut Ui) {
         ui.horizontal(|ui| {
-            ui.selectable_value(&mut self.state.persisted.tab, Tab::TryIt, RichText::new("Try it").strong());
-            ui.selectable_value(&mut self.state.persisted.tab, Tab::Latency, RichText::new("Latency").strong());
-            ui.selectable_value(&mut self.state.persisted.tab, Tab::Server, RichText::new("Server").strong());
+            ui.selectable_value(
+                &mut self.state.persisted.tab,
+                Tab::TryIt,
+                RichText::new("Try it").strong(),
+            );
+            ui.selectable_value(
+                &mut self.state.persisted.tab,
+                Tab::Latency,
+                RichText::new("Latency").strong(),
+            );
+            ui.selectable_value(
+                &mut self.state.persisted.tab,
+                Tab::Server,
+                RichText::new("Server").strong(),
+            );
         });
         ui.separator();
         let (state, commands) = (&mut self.state, &mut self.commands);
         match state.persisted.tab {
             Tab::TryIt => {
-                egui::ScrollArea::vertical().id_salt("try_it").auto_shrink([false, false]).show(ui, |ui| predict_ui::show(ui, state, commands));
+                egui::ScrollArea::vertical()
+                    .id_salt("try_it")
+                    .auto_shrink([false, false])
+                    .show(ui, |ui| predict_ui::show(ui, state, commands));
             }
             Tab::Latency => latency_ui::show(ui, state, commands),
             Tab::Server => server_ui::show(ui, state, commands),
@@ -214,31 +303,46 @@ impl TfprobeApp {
     fn windows(&mut self, ctx: &egui::Context) {
         connect_ui::show(ctx, &mut self.state, &mut self.commands);
         let mut open = self.state.show_shortcuts;
-        egui::Window::new("Keyboard shortcuts").open(&mut open).collapsible(false).resizable(false).show(ctx, |ui| {
-            egui::Grid::new("shortcuts").num_columns(2).spacing([16.0, 6.0]).show(ui, |ui| {
-                for (shortcut, what) in [
-                    (SHORTCUT_OPEN, "Open a SavedModel folder"),
-                    (SHORTCUT_CONNECT, "Connect to a model server"),
-                    (SHORTCUT_RUN, "Run the latency test"),
-                ] {
-                    ui.label(RichText::new(ctx.format_shortcut(&shortcut)).monospace().strong());
-                    ui.label(what);
-                    ui.end_row();
-                }
-                ui.label(RichText::new("Drop").monospace().strong());
-                ui.label("a SavedModel folder to open it, images to classify them");
-                ui.end_row();
+        egui::Window::new("Keyboard shortcuts")
+            .open(&mut open)
+            .collapsible(false)
+            .resizable(false)
+            .show(ctx, |ui| {
+                egui::Grid::new("shortcuts")
+                    .num_columns(2)
+                    .spacing([16.0, 6.0])
+                    .show(ui, |ui| {
+                        for (shortcut, what) in [
+                            (SHORTCUT_OPEN, "Open a SavedModel folder"),
+                            (SHORTCUT_CONNECT, "Connect to a model server"),
+                            (SHORTCUT_RUN, "Run the latency test"),
+                        ] {
+                            ui.label(
+                                RichText::new(ctx.format_shortcut(&shortcut))
+                                    .monospace()
+                                    .strong(),
+                            );
+                            ui.label(what);
+                            ui.end_row();
+                        }
+                        ui.label(RichText::new("Drop").monospace().strong());
+                        ui.label("a SavedModel folder to open it, images to classify them");
+                        ui.end_row();
+                    });
             });
-        });
         self.state.show_shortcuts = open;
         let mut open = self.state.show_about;
-        egui::Window::new("About tfprobe").open(&mut open).collapsible(false).resizable(false).show(ctx, |ui| {
-            ui.label(RichText::new(format!("tfprobe {}", env!("CARGO_PKG_VERSION"))).strong());
-            ui.label(env!("CARGO_PKG_DESCRIPTION"));
-            if let Some(ms) = self.state.first_frame_ms {
-                ui.label(RichText::new(format!("first frame {ms:.0} ms after start")).weak());
-            }
-        });
+        egui::Window::new("About tfprobe")
+            .open(&mut open)
+            .collapsible(false)
+            .resizable(false)
+            .show(ctx, |ui| {
+                ui.label(RichText::new(format!("tfprobe {}", env!("CARGO_PKG_VERSION"))).strong());
+                ui.label(env!("CARGO_PKG_DESCRIPTION"));
+                if let Some(ms) = self.state.first_frame_ms {
+                    ui.label(RichText::new(format!("first frame {ms:.0} ms after start")).weak());
+                }
+            });
         self.state.show_about = open;
         self.drop_overlay(ctx);
     }
@@ -248,7 +352,10 @@ impl TfprobeApp {
             return;
         }
         let screen = ctx.content_rect();
-        let painter = ctx.layer_painter(egui::LayerId::new(egui::Order::Foreground, egui::Id::unique("drop_overlay")));
+        let painter = ctx.layer_painter(egui::LayerId::new(
+            egui::Order::Foreground,
+            egui::Id::unique("drop_overlay"),
+        ));
         let visuals = ctx.global_style().visuals.clone();
         painter.rect_filled(screen, 0.0, visuals.extreme_bg_color.gamma_multiply(0.8));
         painter.text(
@@ -264,7 +371,10 @@ impl TfprobeApp {
         if self.state.first_frame_ms.is_some() {
             return;
         }
-        let ms = self.started.map(|started| started.elapsed().as_secs_f64() * 1000.0).unwrap_or(0.0);
+        let ms = self
+            .started
+            .map(|started| started.elapsed().as_secs_f64() * 1000.0)
+            .unwrap_or(0.0);
         self.state.first_frame_ms = Some(ms);
         if self.started.is_some() {
             tracing::info!("first frame {ms:.0} ms after start");
@@ -282,8 +392,12 @@ impl eframe::App for TfprobeApp {
         self.apply_commands();
         // Old notices fade from the status bar.
         let keep = Duration::from_secs(12);
-        self.state.notices.retain(|notice| notice.at.elapsed() < keep);
-        let busy = self.state.loading.is_some() || self.state.latency.running || !self.state.notices.is_empty();
+        self.state
+            .notices
+            .retain(|notice| notice.at.elapsed() < keep);
+        let busy = self.state.loading.is_some()
+            || self.state.latency.running
+            || !self.state.notices.is_empty();
         if busy {
             ctx.request_repaint_after(Duration::from_millis(250));
         }
@@ -293,9 +407,13 @@ impl eframe::App for TfprobeApp {
         let ctx = ui.ctx().clone();
         egui::Panel::top("menu_bar").show(ui, |ui| self.menu_bar(ui));
         egui::Panel::bottom("status_bar").show(ui, |ui| self.status_bar(ui));
-        egui::Panel::left("model_tree").resizable(true).default_size(380.0).min_size(240.0).show(ui, |ui| {
-            model_tree_ui::show(ui, &mut self.state, &mut self.commands);
-        });
+        egui::Panel::left("model_tree")
+            .resizable(true)
+            .default_size(380.0)
+            .min_size(240.0)
+            .show(ui, |ui| {
+                model_tree_ui::show(ui, &mut self.state, &mut self.commands);
+            });
         egui::CentralPanel::default().show(ui, |ui| self.central(ui));
         self.windows(&ctx);
         self.apply_commands();

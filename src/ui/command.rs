@@ -28,7 +28,10 @@ pub enum Command {
     /// Pick images with a file dialog.
     PickImages,
     /// Add an image from bytes (dropped data without a path, tests).
-    AddImage { name: String, bytes: Arc<Vec<u8>> },
+    AddImage {
+        name: String,
+        bytes: Arc<Vec<u8>>,
+    },
     /// Send every image again (settings changed).
     PredictAll,
     ClearImages,

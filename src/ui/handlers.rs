@@ -5,8 +5,8 @@ use super::app::TfprobeApp;
 use super::command::Command;
 use super::requests::{LatencyJob, PredictJob, client_config, validate};
 use super::state::{
-    Busy, LatencyState, LocalModel, NoticeLevel, PredictItem, PredictStatus, RemoteModel, RuntimeState, ServerPhase, Tab,
-    TargetChoice, TreeSource,
+    Busy, LatencyState, LocalModel, NoticeLevel, PredictItem, PredictStatus, RemoteModel,
+    RuntimeState, ServerPhase, Tab, TargetChoice, TreeSource,
 };
 use super::tasks::{Event, SaveKind, ServerRequest};
 use crate::client::{ClientConfig, Protocol};
@@ -28,24 +28,42 @@ impl TfprobeApp {
         let state = &mut self.state;
         match command {
             Command::OpenDialog => {
-                let start = state.persisted.recent_models.first().and_then(|path| path.parent()).map(|dir| dir.to_path_buf());
+                let start = state
+                    .persisted
+                    .recent_models
+                    .first()
+                    .and_then(|path| path.parent())
+                    .map(|dir| dir.to_path_buf());
                 self.tasks.pick_folder(start);
             }
             Command::OpenPath(path) => {
                 state.open_seq += 1;
                 state.pending_opens.push(state.open_seq);
-                let name = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string());
-                state.loading = Some(Busy { what: format!("Opening {name}…"), since: Instant::now() });
+                let name = path
+                    .file_name()
+                    .map(|name| name.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| path.display().to_string());
+                state.loading = Some(Busy {
+                    what: format!("Opening {name}…"),
+                    since: Instant::now(),
+                });
                 self.tasks.open_path(state.open_seq, path);
             }
             Command::CloseModel => {
                 state.local = None;
-                if !matches!(state.server.phase, ServerPhase::Stopped | ServerPhase::Failed { .. }) {
+                if !matches!(
+                    state.server.phase,
+                    ServerPhase::Stopped | ServerPhase::Failed { .. }
+                ) {
                     self.commands.push(Command::StopServer);
                 }
-                self.ctx.send_viewport_cmd(egui::ViewportCommand::Title("tfprobe".into()));
+                self.ctx
+                    .send_viewport_cmd(egui::ViewportCommand::Title("tfprobe".into()));
             }
-            Command::ForgetRecent(path) => state.persisted.recent_models.retain(|recent| *recent != path),
+            Command::ForgetRecent(path) => state
+                .persisted
+                .recent_models
+                .retain(|recent| *recent != path),
             Command::ShowConnect => {
                 if !state.connect.open {
                     state.connect.draft = state.persisted.last_connection.clone();
@@ -58,7 +76,9 @@ impl TfprobeApp {
                 }
                 state.connect.open = true;
             }
-            Command::TestConnection(settings) | Command::Connect(settings) if validate(&settings).is_err() => {
+            Command::TestConnection(settings) | Command::Connect(settings)
+                if validate(&settings).is_err() =>
+            {
                 if let Err(message) = validate(&settings) {
                     state.connect.result = Some(Err(message));
                 }
@@ -76,7 +96,10 @@ impl TfprobeApp {
                 self.tasks.connect(state.connect.seq, settings);
             }
             Command::SaveConnection(settings) => {
-                state.notify(NoticeLevel::Info, format!("Saved connection {}", settings.title()));
+                state.notify(
+                    NoticeLevel::Info,
+                    format!("Saved connection {}", settings.title()),
+                );
                 state.persisted.save_connection(settings);
             }
             Command::ForgetConnection(index) => {
@@ -95,7 +118,10 @@ impl TfprobeApp {
                 self.tasks.stop_server();
             }
             Command::InstallRuntime => {
-                state.server.runtime = RuntimeState::Installing { fraction: None, text: "starting pip…".into() };
+                state.server.runtime = RuntimeState::Installing {
+                    fraction: None,
+                    text: "starting pip…".into(),
+                };
                 state.server.start_after_install = state.local.is_some();
                 self.tasks.install_runtime();
             }
@@ -118,8 +144,12 @@ impl TfprobeApp {
                     cancel.store(true, Ordering::Relaxed);
                 }
             }
-            Command::ExportCsv => self.tasks.pick_save_path(SaveKind::Csv, "latency.csv".into()),
-            Command::ExportPng => self.tasks.pick_save_path(SaveKind::Png, "latency.png".into()),
+            Command::ExportCsv => self
+                .tasks
+                .pick_save_path(SaveKind::Csv, "latency.csv".into()),
+            Command::ExportPng => self
+                .tasks
+                .pick_save_path(SaveKind::Png, "latency.png".into()),
             Command::CopyText(text) => self.ctx.copy_text(text),
             Command::DismissModelError => state.model_error = None,
         }
@@ -128,14 +158,24 @@ impl TfprobeApp {
     fn start_server(&mut self) {
         let state = &mut self.state;
         let Some(local) = &state.local else {
-            state.notify(NoticeLevel::Error, "Open a model before starting the server");
+            state.notify(
+                NoticeLevel::Error,
+                "Open a model before starting the server",
+            );
             return;
         };
-        if matches!(state.server.phase, ServerPhase::Starting | ServerPhase::Running { .. }) {
+        if matches!(
+            state.server.phase,
+            ServerPhase::Starting | ServerPhase::Running { .. }
+        ) {
             return;
         }
         let settings = &state.persisted.server;
-        let model_name = if settings.model_name.trim().is_empty() { default_model_name(&local.info) } else { settings.model_name.trim().to_string() };
+        let model_name = if settings.model_name.trim().is_empty() {
+            default_model_name(&local.info)
+        } else {
+            settings.model_name.trim().to_string()
+        };
         let request = ServerRequest {
             model_name,
             host: settings.host.clone(),
@@ -155,7 +195,14 @@ impl TfprobeApp {
     fn target_config(&self, protocol: Protocol) -> Option<ClientConfig> {
         match self.state.target {
             TargetChoice::Embedded => {
-                let ServerPhase::Running { rest, grpc, model_name } = &self.state.server.phase else { return None };
+                let ServerPhase::Running {
+                    rest,
+                    grpc,
+                    model_name,
+                } = &self.state.server.phase
+                else {
+                    return None;
+                };
                 let (addr, protocol) = match (protocol, rest, grpc) {
                     (Protocol::Grpc, _, Some(grpc)) => (*grpc, Protocol::Grpc),
                     (_, Some(rest), _) => (*rest, Protocol::Rest),
@@ -163,24 +210,40 @@ impl TfprobeApp {
                     (_, None, None) => return None,
                 };
                 let host = super::server_ui::reachable(addr);
-                let mut config = ClientConfig::parse_target(&host, protocol).ok()?.with_model(model_name.clone());
+                let mut config = ClientConfig::parse_target(&host, protocol)
+                    .ok()?
+                    .with_model(model_name.clone());
                 config.timeout = Duration::from_secs(60);
                 Some(config)
             }
-            TargetChoice::Remote => self.state.remote.as_ref().map(|remote| client_config(&remote.settings)),
+            TargetChoice::Remote => self
+                .state
+                .remote
+                .as_ref()
+                .map(|remote| client_config(&remote.settings)),
         }
     }
 
     fn model_dir(&self) -> Option<std::path::PathBuf> {
         match self.state.target {
-            TargetChoice::Embedded => self.state.local.as_ref().map(|local| local.info.path.clone()),
+            TargetChoice::Embedded => self
+                .state
+                .local
+                .as_ref()
+                .map(|local| local.info.path.clone()),
             TargetChoice::Remote => None,
         }
     }
 
     fn add_image(&mut self, name: String, bytes: Arc<Vec<u8>>) {
         let id = self.state.fresh_id();
-        self.state.predict.items.push(PredictItem { id, name, bytes: Arc::clone(&bytes), thumbnail: None, status: PredictStatus::Decoding });
+        self.state.predict.items.push(PredictItem {
+            id,
+            name,
+            bytes: Arc::clone(&bytes),
+            thumbnail: None,
+            status: PredictStatus::Decoding,
+        });
         self.state.predict.selected = self.state.predict.items.len() - 1;
         self.state.persisted.tab = Tab::TryIt;
         self.tasks.thumbnail(id, bytes);
@@ -193,14 +256,29 @@ impl TfprobeApp {
         let model_dir = self.model_dir();
         let ready = self.state.target_ready();
         let settings = self.state.persisted.predict.clone();
-        let Some(item) = self.state.predict.items.iter_mut().find(|item| item.id == id) else { return };
+        let Some(item) = self
+            .state
+            .predict
+            .items
+            .iter_mut()
+            .find(|item| item.id == id)
+        else {
+            return;
+        };
         let (Some(signature), Some(mut config), true) = (signature, config, ready) else {
             item.status = PredictStatus::Waiting;
             return;
         };
         config.signature = Some(signature.key.clone());
         item.status = PredictStatus::Running;
-        let job = PredictJob { id, config, signature, settings, bytes: Arc::clone(&item.bytes), model_dir };
+        let job = PredictJob {
+            id,
+            config,
+            signature,
+            settings,
+            bytes: Arc::clone(&item.bytes),
+            model_dir,
+        };
         self.tasks.predict(job);
     }
 
@@ -209,14 +287,24 @@ impl TfprobeApp {
             return;
         }
         let settings = self.state.persisted.latency.clone();
-        let (Some(signature), Some(mut config), true) =
-            (super::predict_ui::chosen_signature(&self.state), self.target_config(settings.protocol), self.state.target_ready())
-        else {
-            self.state.notify(NoticeLevel::Error, "Nothing to measure: start the embedded server or connect to a server first");
+        let (Some(signature), Some(mut config), true) = (
+            super::predict_ui::chosen_signature(&self.state),
+            self.target_config(settings.protocol),
+            self.state.target_ready(),
+        ) else {
+            self.state.notify(
+                NoticeLevel::Error,
+                "Nothing to measure: start the embedded server or connect to a server first",
+            );
             return;
         };
         config.signature = Some(signature.key.clone());
-        let bytes = self.state.predict.items.get(self.state.predict.selected).map(|item| Arc::clone(&item.bytes));
+        let bytes = self
+            .state
+            .predict
+            .items
+            .get(self.state.predict.selected)
+            .map(|item| Arc::clone(&item.bytes));
         let cancel = Arc::new(AtomicBool::new(false));
         let run_id = self.state.latency.run_id + 1;
         self.state.latency = LatencyState {
@@ -246,7 +334,11 @@ impl TfprobeApp {
     pub(crate) fn apply_event(&mut self, event: Event) {
         let state = &mut self.state;
         match event {
-            Event::ModelOpened { seq, opened, result } => {
+            Event::ModelOpened {
+                seq,
+                opened,
+                result,
+            } => {
                 state.finish_open(seq);
                 if seq < state.model_seq {
                     return;
@@ -256,14 +348,25 @@ impl TfprobeApp {
                     Ok((info, load_ms)) => {
                         tracing::info!("opened {} in {load_ms:.0} ms", opened.display());
                         let title = format!("tfprobe — {}", default_model_name(&info));
-                        self.ctx.send_viewport_cmd(egui::ViewportCommand::Title(title));
+                        self.ctx
+                            .send_viewport_cmd(egui::ViewportCommand::Title(title));
                         state.persisted.add_recent_model(opened.clone());
                         state.persisted.server.model_name.clear();
-                        state.local = Some(LocalModel { opened, info, load_ms });
+                        state.local = Some(LocalModel {
+                            opened,
+                            info,
+                            load_ms,
+                        });
                         state.tree_source = TreeSource::Local;
                         state.model_error = None;
-                        if matches!(state.server.phase, ServerPhase::Running { .. } | ServerPhase::Starting) {
-                            state.notify(NoticeLevel::Info, "A new model is open: restart the server to serve it");
+                        if matches!(
+                            state.server.phase,
+                            ServerPhase::Running { .. } | ServerPhase::Starting
+                        ) {
+                            state.notify(
+                                NoticeLevel::Info,
+                                "A new model is open: restart the server to serve it",
+                            );
                         } else if std::mem::take(&mut state.serve_when_open) {
                             self.commands.push(Command::StartServer);
                         }
@@ -279,22 +382,37 @@ impl TfprobeApp {
                 if seq == state.connect.seq {
                     state.connect.testing = false;
                     if result.is_ok() {
-                        state.persisted.add_recent_host(state.connect.draft.host.trim().to_string());
+                        state
+                            .persisted
+                            .add_recent_host(state.connect.draft.host.trim().to_string());
                     }
                     state.connect.result = Some(result);
                 }
             }
-            Event::Connected { seq, settings, result } => {
+            Event::Connected {
+                seq,
+                settings,
+                result,
+            } => {
                 if seq != state.connect.seq {
                     return;
                 }
                 state.connect.testing = false;
                 match result {
                     Ok((info, versions)) => {
-                        state.persisted.add_recent_host(settings.host.trim().to_string());
+                        state
+                            .persisted
+                            .add_recent_host(settings.host.trim().to_string());
                         state.persisted.last_connection = settings.clone();
-                        state.notify(NoticeLevel::Info, format!("Connected to {}", settings.title()));
-                        state.remote = Some(RemoteModel { settings, info, versions });
+                        state.notify(
+                            NoticeLevel::Info,
+                            format!("Connected to {}", settings.title()),
+                        );
+                        state.remote = Some(RemoteModel {
+                            settings,
+                            info,
+                            versions,
+                        });
                         state.tree_source = TreeSource::Remote;
                         state.target = TargetChoice::Remote;
                         state.connect.open = false;
@@ -306,15 +424,28 @@ impl TfprobeApp {
             }
             Event::Runtime(runtime) => {
                 let ready = matches!(runtime, RuntimeState::Ready { .. });
-                if ready && state.server.start_after_install && matches!(state.server.runtime, RuntimeState::Installing { .. }) {
+                if ready
+                    && state.server.start_after_install
+                    && matches!(state.server.runtime, RuntimeState::Installing { .. })
+                {
                     state.server.start_after_install = false;
                     self.commands.push(Command::StartServer);
                 }
                 state.server.runtime = runtime;
             }
-            Event::ServerStarted { rest, grpc, model_name } => {
-                tracing::info!("embedded server for '{model_name}' listening (REST {rest:?}, gRPC {grpc:?})");
-                state.server.phase = ServerPhase::Running { rest, grpc, model_name };
+            Event::ServerStarted {
+                rest,
+                grpc,
+                model_name,
+            } => {
+                tracing::info!(
+                    "embedded server for '{model_name}' listening (REST {rest:?}, gRPC {grpc:?})"
+                );
+                state.server.phase = ServerPhase::Running {
+                    rest,
+                    grpc,
+                    model_name,
+                };
             }
             Event::ServerFailed(error) => {
                 state.server.phase = ServerPhase::Failed { error };
@@ -343,9 +474,17 @@ impl TfprobeApp {
                 state.server.models.clear();
             }
             Event::Thumbnail { id, result } => {
-                let Some(item) = state.predict.items.iter_mut().find(|item| item.id == id) else { return };
+                let Some(item) = state.predict.items.iter_mut().find(|item| item.id == id) else {
+                    return;
+                };
                 match result {
-                    Ok(image) => item.thumbnail = Some(self.ctx.load_texture(format!("thumbnail-{id}"), image, egui::TextureOptions::LINEAR)),
+                    Ok(image) => {
+                        item.thumbnail = Some(self.ctx.load_texture(
+                            format!("thumbnail-{id}"),
+                            image,
+                            egui::TextureOptions::LINEAR,
+                        ))
+                    }
                     Err(message) => item.status = PredictStatus::Failed(message),
                 }
             }
@@ -353,7 +492,9 @@ impl TfprobeApp {
                 if curl.is_some() {
                     state.predict.last_curl = curl;
                 }
-                let Some(item) = state.predict.items.iter_mut().find(|item| item.id == id) else { return };
+                let Some(item) = state.predict.items.iter_mut().find(|item| item.id == id) else {
+                    return;
+                };
                 if matches!(item.status, PredictStatus::Failed(_)) && result.is_err() {
                     return; // the thumbnail already said it is not an image
                 }
@@ -385,9 +526,16 @@ impl TfprobeApp {
                     latency.samples.push(sample);
                 }
                 latency.snapshot = latency.stats.snapshot();
-                latency.elapsed_s = latency.started.map(|started| started.elapsed().as_secs_f64()).unwrap_or_default();
+                latency.elapsed_s = latency
+                    .started
+                    .map(|started| started.elapsed().as_secs_f64())
+                    .unwrap_or_default();
             }
-            Event::LatencyDone { run, first_error, elapsed_s } => {
+            Event::LatencyDone {
+                run,
+                first_error,
+                elapsed_s,
+            } => {
                 if run == state.latency.run_id {
                     state.latency.running = false;
                     state.latency.cancel = None;
@@ -396,7 +544,14 @@ impl TfprobeApp {
                 }
             }
             Event::SaveTargetPicked { kind, path } => self.export(kind, path),
-            Event::Notice { error, text } => state.notify(if error { NoticeLevel::Error } else { NoticeLevel::Info }, text),
+            Event::Notice { error, text } => state.notify(
+                if error {
+                    NoticeLevel::Error
+                } else {
+                    NoticeLevel::Info
+                },
+                text,
+            ),
         }
     }
 
@@ -414,7 +569,9 @@ impl TfprobeApp {
                 });
             }
             SaveKind::Png => {
-                let Some(rect) = self.state.latency.chart_rect else { return };
+                let Some(rect) = self.state.latency.chart_rect else {
+                    return;
+                };
                 let pixels_per_point = self.ctx.pixels_per_point();
                 self.ctx.request_screenshot(move |image| {
                     let region = image.region(&rect, Some(pixels_per_point));
@@ -423,8 +580,14 @@ impl TfprobeApp {
                         .ok_or_else(|| "the screenshot had an unexpected size".to_string())
                         .and_then(|rgba| rgba.save(&path).map_err(|err| err.to_string()));
                     reporter.send(match saved {
-                        Ok(()) => Event::Notice { error: false, text: format!("Saved {}", path.display()) },
-                        Err(err) => Event::Notice { error: true, text: format!("Cannot save {}: {err}", path.display()) },
+                        Ok(()) => Event::Notice {
+                            error: false,
+                            text: format!("Saved {}", path.display()),
+                        },
+                        Err(err) => Event::Notice {
+                            error: true,
+                            text: format!("Cannot save {}: {err}", path.display()),
+                        },
                     });
                 });
             }
@@ -435,8 +598,20 @@ impl TfprobeApp {
 /// The name a model is served under by default: its base path's (or folder's) name.
 pub fn default_model_name(info: &crate::model::SavedModelInfo) -> String {
     let folder = info.base_path.as_ref().unwrap_or(&info.path);
-    let name = folder.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
-    let name: String = name.chars().map(|c| if c == '/' || c == ':' || c.is_whitespace() { '_' } else { c }).collect();
+    let name = folder
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name: String = name
+        .chars()
+        .map(|c| {
+            if c == '/' || c == ':' || c.is_whitespace() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
     if name.is_empty() || name.chars().all(|c| c.is_ascii_digit()) {
         // A bare version folder such as `1/`: use its parent's name.
         info.path

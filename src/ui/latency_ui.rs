@@ -46,11 +46,14 @@ fn controls(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
     ui.add_enabled_ui(!running, |ui| {
         ui.horizontal_wrapped(|ui| {
             let label = ui.label("Requests");
-            ui.add(egui::DragValue::new(&mut settings.requests).range(1..=1_000_000)).labelled_by(label.id);
+            ui.add(egui::DragValue::new(&mut settings.requests).range(1..=1_000_000))
+                .labelled_by(label.id);
             let label = ui.label("Warm-up");
-            ui.add(egui::DragValue::new(&mut settings.warmup).range(0..=10_000)).labelled_by(label.id);
+            ui.add(egui::DragValue::new(&mut settings.warmup).range(0..=10_000))
+                .labelled_by(label.id);
             let label = ui.label("Concurrency");
-            ui.add(egui::DragValue::new(&mut settings.concurrency).range(1..=256)).labelled_by(label.id);
+            ui.add(egui::DragValue::new(&mut settings.concurrency).range(1..=256))
+                .labelled_by(label.id);
             ui.label("Protocol");
             ui.selectable_value(&mut settings.protocol, Protocol::Rest, "REST");
             ui.selectable_value(&mut settings.protocol, Protocol::Grpc, "gRPC");
@@ -62,28 +65,47 @@ fn controls(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
                 commands.push(Command::CancelLatency);
             }
         } else {
-            let button = ui.add_enabled(ready, egui::Button::new(format!("Run {} requests", settings.requests)));
+            let button = ui.add_enabled(
+                ready,
+                egui::Button::new(format!("Run {} requests", settings.requests)),
+            );
             if button.on_hover_text("Ctrl+R").clicked() {
                 commands.push(Command::RunLatency);
             }
         }
         ui.toggle_value(&mut settings.histogram, "Histogram");
-        if ui.add_enabled(has_data && !running, egui::Button::new("Export CSV…")).clicked() {
+        if ui
+            .add_enabled(has_data && !running, egui::Button::new("Export CSV…"))
+            .clicked()
+        {
             commands.push(Command::ExportCsv);
         }
-        if ui.add_enabled(has_data && !running, egui::Button::new("Export PNG…")).clicked() {
+        if ui
+            .add_enabled(has_data && !running, egui::Button::new("Export PNG…"))
+            .clicked()
+        {
             commands.push(Command::ExportPng);
         }
         if running || done > 0 {
             let fraction = (done as f32 / planned as f32).min(1.0);
-            ui.add(egui::ProgressBar::new(fraction).desired_width(160.0).text(format!("{done} / {planned}")));
+            ui.add(
+                egui::ProgressBar::new(fraction)
+                    .desired_width(160.0)
+                    .text(format!("{done} / {planned}")),
+            );
         }
         if running {
             ui.spinner();
         }
     });
     if no_images {
-        ui.label(RichText::new("Sends the selected Try it image; without one, a plain grey 224×224 image.").weak().small());
+        ui.label(
+            RichText::new(
+                "Sends the selected Try it image; without one, a plain grey 224×224 image.",
+            )
+            .weak()
+            .small(),
+        );
     }
 }
 
@@ -107,13 +129,25 @@ fn series_chart(ui: &mut Ui, latency: &mut LatencyState) {
                 );
             }
             if let Some(x) = warmup_end {
-                plot.add(VLine::new("end of warm-up", x).color(visuals.weak_text_color()).style(LineStyle::dashed_dense()));
+                plot.add(
+                    VLine::new("end of warm-up", x)
+                        .color(visuals.weak_text_color())
+                        .style(LineStyle::dashed_dense()),
+                );
             }
             if !latency.main_points.is_empty() {
-                plot.add(Points::new("latency", PlotPoints::Borrowed(&latency.main_points)).color(visuals.hyperlink_color).radius(1.5));
+                plot.add(
+                    Points::new("latency", PlotPoints::Borrowed(&latency.main_points))
+                        .color(visuals.hyperlink_color)
+                        .radius(1.5),
+                );
             }
             if !latency.error_points.is_empty() {
-                plot.add(Points::new("errors", PlotPoints::Borrowed(&latency.error_points)).color(visuals.error_fg_color).radius(3.0));
+                plot.add(
+                    Points::new("errors", PlotPoints::Borrowed(&latency.error_points))
+                        .color(visuals.error_fg_color)
+                        .radius(3.0),
+                );
             }
             if snapshot.count > 0 {
                 for (name, value, color) in [
@@ -121,7 +155,11 @@ fn series_chart(ui: &mut Ui, latency: &mut LatencyState) {
                     ("p90", snapshot.p90_ms, visuals.warn_fg_color),
                     ("p99", snapshot.p99_ms, visuals.error_fg_color),
                 ] {
-                    plot.add(HLine::new(format!("{name} {value:.2} ms"), value).color(color).style(LineStyle::dashed_loose()));
+                    plot.add(
+                        HLine::new(format!("{name} {value:.2} ms"), value)
+                            .color(color)
+                            .style(LineStyle::dashed_loose()),
+                    );
                 }
             }
         });
@@ -143,18 +181,30 @@ fn histogram_bins(latency: &LatencyState) -> Vec<(f64, f64, f64)> {
         let bin = (((value - min) / width) as usize).min(BINS - 1);
         counts[bin] += 1.0;
     }
-    counts.into_iter().enumerate().map(|(bin, count)| (min + width * (bin as f64 + 0.5), width, count)).collect()
+    counts
+        .into_iter()
+        .enumerate()
+        .map(|(bin, count)| (min + width * (bin as f64 + 0.5), width, count))
+        .collect()
 }
 
 fn histogram_chart(ui: &mut Ui, latency: &mut LatencyState) {
     let count = latency.main_points.len();
-    if latency.histogram.as_ref().is_none_or(|(cached, _)| *cached != count) {
+    if latency
+        .histogram
+        .as_ref()
+        .is_none_or(|(cached, _)| *cached != count)
+    {
         latency.histogram = Some((count, histogram_bins(latency)));
     }
     let bars: Vec<Bar> = latency
         .histogram
         .as_ref()
-        .map(|(_, bins)| bins.iter().map(|&(centre, width, count)| Bar::new(centre, count).width(width * 0.95)).collect())
+        .map(|(_, bins)| {
+            bins.iter()
+                .map(|&(centre, width, count)| Bar::new(centre, count).width(width * 0.95))
+                .collect()
+        })
         .unwrap_or_default();
     let visuals = ui.visuals().clone();
     let snapshot = latency.snapshot;
@@ -172,7 +222,11 @@ fn histogram_chart(ui: &mut Ui, latency: &mut LatencyState) {
                     ("p90", snapshot.p90_ms, visuals.warn_fg_color),
                     ("p99", snapshot.p99_ms, visuals.error_fg_color),
                 ] {
-                    plot.add(VLine::new(format!("{name} {value:.2} ms"), value).color(color).style(LineStyle::dashed_loose()));
+                    plot.add(
+                        VLine::new(format!("{name} {value:.2} ms"), value)
+                            .color(color)
+                            .style(LineStyle::dashed_loose()),
+                    );
                 }
             }
         });
@@ -182,30 +236,63 @@ fn histogram_chart(ui: &mut Ui, latency: &mut LatencyState) {
 fn stats_table(ui: &mut Ui, latency: &LatencyState) {
     let snapshot = latency.snapshot;
     ui.label(RichText::new("Statistics").strong());
-    let throughput = if latency.elapsed_s > 0.0 { (snapshot.count + snapshot.errors) as f64 / latency.elapsed_s } else { 0.0 };
-    egui::Grid::new("latency_stats").num_columns(2).striped(true).spacing([16.0, 4.0]).show(ui, |ui| {
-        let mut row = |name: &str, value: String| {
-            ui.label(name);
-            ui.label(RichText::new(value).monospace());
-            ui.end_row();
-        };
-        row("requests", snapshot.count.to_string());
-        row("errors", snapshot.errors.to_string());
-        for (name, value) in [
-            ("min", snapshot.min_ms),
-            ("mean", snapshot.mean_ms),
-            ("p50", snapshot.p50_ms),
-            ("p90", snapshot.p90_ms),
-            ("p95", snapshot.p95_ms),
-            ("p99", snapshot.p99_ms),
-            ("max", snapshot.max_ms),
-        ] {
-            row(name, if snapshot.count > 0 { format!("{value:.2} ms") } else { "—".into() });
-        }
-        row("throughput", if throughput > 0.0 { format!("{throughput:.1} req/s") } else { "—".into() });
-        row("elapsed", if latency.elapsed_s > 0.0 { format!("{:.2} s", latency.elapsed_s) } else { "—".into() });
-    });
-    ui.label(RichText::new("warm-up requests are not counted").small().weak());
+    let throughput = if latency.elapsed_s > 0.0 {
+        (snapshot.count + snapshot.errors) as f64 / latency.elapsed_s
+    } else {
+        0.0
+    };
+    egui::Grid::new("latency_stats")
+        .num_columns(2)
+        .striped(true)
+        .spacing([16.0, 4.0])
+        .show(ui, |ui| {
+            let mut row = |name: &str, value: String| {
+                ui.label(name);
+                ui.label(RichText::new(value).monospace());
+                ui.end_row();
+            };
+            row("requests", snapshot.count.to_string());
+            row("errors", snapshot.errors.to_string());
+            for (name, value) in [
+                ("min", snapshot.min_ms),
+                ("mean", snapshot.mean_ms),
+                ("p50", snapshot.p50_ms),
+                ("p90", snapshot.p90_ms),
+                ("p95", snapshot.p95_ms),
+                ("p99", snapshot.p99_ms),
+                ("max", snapshot.max_ms),
+            ] {
+                row(
+                    name,
+                    if snapshot.count > 0 {
+                        format!("{value:.2} ms")
+                    } else {
+                        "—".into()
+                    },
+                );
+            }
+            row(
+                "throughput",
+                if throughput > 0.0 {
+                    format!("{throughput:.1} req/s")
+                } else {
+                    "—".into()
+                },
+            );
+            row(
+                "elapsed",
+                if latency.elapsed_s > 0.0 {
+                    format!("{:.2} s", latency.elapsed_s)
+                } else {
+                    "—".into()
+                },
+            );
+        });
+    ui.label(
+        RichText::new("warm-up requests are not counted")
+            .small()
+            .weak(),
+    );
 }
 
 /// The CSV export: one row per request.

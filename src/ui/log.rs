@@ -30,26 +30,43 @@ impl LogBuffer {
     }
 
     pub fn push_line(&self, line: String) {
-        let mut lines = self.lines.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut lines = self
+            .lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if lines.len() == MAX_LINES {
             lines.pop_front();
         }
         lines.push_back(line);
-        self.count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.count
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// A copy of the last `count` lines.
     pub fn tail(&self, count: usize) -> Vec<String> {
-        let lines = self.lines.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        lines.iter().skip(lines.len().saturating_sub(count)).cloned().collect()
+        let lines = self
+            .lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        lines
+            .iter()
+            .skip(lines.len().saturating_sub(count))
+            .cloned()
+            .collect()
     }
 
     pub fn clear(&self) {
-        self.lines.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+        self.lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
     }
 
     fn write_bytes(&self, bytes: &[u8]) {
-        let mut partial = self.partial.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut partial = self
+            .partial
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         partial.push_str(&String::from_utf8_lossy(bytes));
         while let Some(end) = partial.find('\n') {
             let line: String = partial.drain(..=end).collect();

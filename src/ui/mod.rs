@@ -32,11 +32,20 @@ pub fn native_options() -> eframe::NativeOptions {
         .with_inner_size([1280.0, 800.0])
         .with_min_inner_size([720.0, 480.0])
         .with_drag_and_drop(true);
-    eframe::NativeOptions { viewport, renderer: eframe::Renderer::Glow, persist_window: true, ..Default::default() }
+    eframe::NativeOptions {
+        viewport,
+        renderer: eframe::Renderer::Glow,
+        persist_window: true,
+        ..Default::default()
+    }
 }
 
 /// Opens the window and runs until it closes.
 pub fn run(options: LaunchOptions) -> Result<(), eframe::Error> {
     log::install_subscriber();
-    eframe::run_native("tfprobe", native_options(), Box::new(move |cc| Ok(Box::new(TfprobeApp::new(cc, options)))))
+    eframe::run_native(
+        "tfprobe",
+        native_options(),
+        Box::new(move |cc| Ok(Box::new(TfprobeApp::new(cc, options)))),
+    )
 }

@@ -33,35 +33,37 @@ pub fn show(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
     }
     ui.separator();
 
-    egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| match state.tree_source {
-        TreeSource::Local => match &state.local {
-            Some(local) => {
-                let header = format!("opened in {:.0} ms", local.load_ms);
-                model_tree(ui, &local.info, &mut state.tree, Some(&header));
-            }
-            None => empty_hint(ui, state, commands),
-        },
-        TreeSource::Remote => {
-            if let Some(remote) = &state.remote {
-                ui.label(RichText::new("Remote model").strong());
-                copyable_mono(ui, &remote.settings.title());
-                for version in &remote.versions {
-                    ui.horizontal(|ui| {
-                        ui.label(format!("version {}", version.version));
-                        widgets::badge(ui, &version.state, state_tone(&version.state));
-                        if !version.error_message.is_empty() {
-                            copyable(ui, &version.error_message);
-                        }
-                    });
+    egui::ScrollArea::vertical()
+        .auto_shrink([false, false])
+        .show(ui, |ui| match state.tree_source {
+            TreeSource::Local => match &state.local {
+                Some(local) => {
+                    let header = format!("opened in {:.0} ms", local.load_ms);
+                    model_tree(ui, &local.info, &mut state.tree, Some(&header));
                 }
-                if ui.small_button("Disconnect").clicked() {
-                    commands.push(Command::Disconnect);
+                None => empty_hint(ui, state, commands),
+            },
+            TreeSource::Remote => {
+                if let Some(remote) = &state.remote {
+                    ui.label(RichText::new("Remote model").strong());
+                    copyable_mono(ui, &remote.settings.title());
+                    for version in &remote.versions {
+                        ui.horizontal(|ui| {
+                            ui.label(format!("version {}", version.version));
+                            widgets::badge(ui, &version.state, state_tone(&version.state));
+                            if !version.error_message.is_empty() {
+                                copyable(ui, &version.error_message);
+                            }
+                        });
+                    }
+                    if ui.small_button("Disconnect").clicked() {
+                        commands.push(Command::Disconnect);
+                    }
+                    ui.separator();
+                    model_tree(ui, &remote.info, &mut state.tree, None);
                 }
-                ui.separator();
-                model_tree(ui, &remote.info, &mut state.tree, None);
             }
-        }
-    });
+        });
 }
 
 /// The tone of a TF Serving version state.
@@ -98,7 +100,10 @@ pub fn recent_list(ui: &mut Ui, state: &AppState, commands: &mut Commands) {
     ui.label(RichText::new("Recent").strong());
     for path in &state.persisted.recent_models {
         ui.horizontal(|ui| {
-            let name = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let response = ui.link(name).on_hover_text(path.display().to_string());
             if response.clicked() {
                 commands.push(Command::OpenPath(path.clone()));
@@ -154,41 +159,65 @@ pub fn model_tree(ui: &mut Ui, info: &SavedModelInfo, tree: &mut TreeUi, note: O
         variables_section(ui, info, tree);
     }
     if !info.assets.is_empty() || !info.assets_extra.is_empty() {
-        CollapsingHeader::new(format!("Assets ({})", info.assets.len() + info.assets_extra.len())).id_salt("assets").show(ui, |ui| {
+        CollapsingHeader::new(format!(
+            "Assets ({})",
+            info.assets.len() + info.assets_extra.len()
+        ))
+        .id_salt("assets")
+        .show(ui, |ui| {
             assets_list(ui, "assets/", &info.assets);
             assets_list(ui, "assets.extra/", &info.assets_extra);
         });
     }
     if let Some(fingerprint) = &info.fingerprint {
-        CollapsingHeader::new("Fingerprint").id_salt("fingerprint").show(ui, |ui| {
-            for (name, value) in [
-                ("saved_model_checksum", fingerprint.saved_model_checksum),
-                ("graph_def_program_hash", fingerprint.graph_def_program_hash),
-                ("signature_def_hash", fingerprint.signature_def_hash),
-                ("saved_object_graph_hash", fingerprint.saved_object_graph_hash),
-                ("checkpoint_hash", fingerprint.checkpoint_hash),
-            ] {
-                ui.horizontal(|ui| {
-                    ui.label(RichText::new(name).weak());
-                    copyable_mono(ui, &value.to_string());
-                });
-            }
-        });
+        CollapsingHeader::new("Fingerprint")
+            .id_salt("fingerprint")
+            .show(ui, |ui| {
+                for (name, value) in [
+                    ("saved_model_checksum", fingerprint.saved_model_checksum),
+                    ("graph_def_program_hash", fingerprint.graph_def_program_hash),
+                    ("signature_def_hash", fingerprint.signature_def_hash),
+                    (
+                        "saved_object_graph_hash",
+                        fingerprint.saved_object_graph_hash,
+                    ),
+                    ("checkpoint_hash", fingerprint.checkpoint_hash),
+                ] {
+                    ui.horizontal(|ui| {
+                        ui.label(RichText::new(name).weak());
+                        copyable_mono(ui, &value.to_string());
+                    });
+                }
+            });
     }
 }
 
 fn join(versions: &[i64]) -> String {
-    versions.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+    versions
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn meta_graph_section(ui: &mut Ui, index: usize, meta_graph: &MetaGraphInfo) {
-    let tags = if meta_graph.tags.is_empty() { "(no tags)".to_string() } else { meta_graph.tags.join(", ") };
+    let tags = if meta_graph.tags.is_empty() {
+        "(no tags)".to_string()
+    } else {
+        meta_graph.tags.join(", ")
+    };
     CollapsingHeader::new(RichText::new(format!("Tag-set: {tags}")).strong())
         .id_salt(("meta_graph", index))
         .default_open(index == 0)
         .show(ui, |ui| {
             if !meta_graph.tensorflow_version.is_empty() {
-                ui.label(RichText::new(format!("saved with TensorFlow {}", meta_graph.tensorflow_version)).weak());
+                ui.label(
+                    RichText::new(format!(
+                        "saved with TensorFlow {}",
+                        meta_graph.tensorflow_version
+                    ))
+                    .weak(),
+                );
             }
             let visible: Vec<&SignatureInfo> = meta_graph.signatures.iter().collect();
             if visible.is_empty() {
@@ -201,14 +230,23 @@ fn meta_graph_section(ui: &mut Ui, index: usize, meta_graph: &MetaGraphInfo) {
         });
 }
 
-fn signature_section(ui: &mut Ui, graph_index: usize, signature: &SignatureInfo, default_open: bool) {
+fn signature_section(
+    ui: &mut Ui,
+    graph_index: usize,
+    signature: &SignatureInfo,
+    default_open: bool,
+) {
     let response = CollapsingHeader::new(RichText::new(&signature.key).monospace().strong())
         .id_salt(("signature", graph_index, &signature.key))
         .default_open(default_open)
         .show(ui, |ui| {
             ui.horizontal(|ui| {
                 ui.label(RichText::new("method").weak());
-                let method = if signature.method_name.is_empty() { "(none)" } else { signature.method_name.as_str() };
+                let method = if signature.method_name.is_empty() {
+                    "(none)"
+                } else {
+                    signature.method_name.as_str()
+                };
                 copyable_mono(ui, method);
             });
             tensor_group(ui, "Inputs", &signature.inputs);
@@ -220,7 +258,8 @@ fn signature_section(ui: &mut Ui, graph_index: usize, signature: &SignatureInfo,
             ui.close();
         }
         if ui.button("Copy as JSON").clicked() {
-            ui.ctx().copy_text(serde_json::to_string_pretty(signature).unwrap_or_default());
+            ui.ctx()
+                .copy_text(serde_json::to_string_pretty(signature).unwrap_or_default());
             ui.close();
         }
     });
@@ -245,109 +284,162 @@ pub fn tensor_row(ui: &mut Ui, tensor: &TensorInfoView) {
         chip(ui, &tensor.dtype.name(), Tone::Accent);
         chip(ui, &tensor.shape.cli_text(), Tone::Neutral);
         if !tensor.name.is_empty() {
-            widgets::copyable_rich(ui, RichText::new(&tensor.name).monospace().weak(), &tensor.name);
+            widgets::copyable_rich(
+                ui,
+                RichText::new(&tensor.name).monospace().weak(),
+                &tensor.name,
+            );
         }
     });
 }
 
 fn functions_section(ui: &mut Ui, info: &SavedModelInfo) {
-    let count: usize = info.functions.iter().map(|function| function.concrete_functions.len()).sum();
-    CollapsingHeader::new(format!("Concrete functions ({count})")).id_salt("functions").show(ui, |ui| {
-        for function in &info.functions {
-            CollapsingHeader::new(RichText::new(&function.name).monospace()).id_salt(("function", &function.name)).show(ui, |ui| {
-                for (index, concrete) in function.concrete_functions.iter().enumerate() {
-                    ui.label(RichText::new(format!("Option #{}", index + 1)).weak());
-                    ui.indent(("concrete", index), |ui| {
-                        copyable_mono(ui, &concrete.name);
-                        for (position, arg) in concrete.args.iter().enumerate() {
-                            ui.horizontal_wrapped(|ui| {
-                                ui.label(RichText::new(format!("arg {position}")).weak());
-                                copyable_mono(ui, &arg.repr());
-                            });
-                        }
-                        for (name, value) in &concrete.kwargs {
-                            ui.horizontal_wrapped(|ui| {
-                                ui.label(RichText::new(name).weak());
-                                copyable_mono(ui, &value.repr());
+    let count: usize = info
+        .functions
+        .iter()
+        .map(|function| function.concrete_functions.len())
+        .sum();
+    CollapsingHeader::new(format!("Concrete functions ({count})"))
+        .id_salt("functions")
+        .show(ui, |ui| {
+            for function in &info.functions {
+                CollapsingHeader::new(RichText::new(&function.name).monospace())
+                    .id_salt(("function", &function.name))
+                    .show(ui, |ui| {
+                        for (index, concrete) in function.concrete_functions.iter().enumerate() {
+                            ui.label(RichText::new(format!("Option #{}", index + 1)).weak());
+                            ui.indent(("concrete", index), |ui| {
+                                copyable_mono(ui, &concrete.name);
+                                for (position, arg) in concrete.args.iter().enumerate() {
+                                    ui.horizontal_wrapped(|ui| {
+                                        ui.label(RichText::new(format!("arg {position}")).weak());
+                                        copyable_mono(ui, &arg.repr());
+                                    });
+                                }
+                                for (name, value) in &concrete.kwargs {
+                                    ui.horizontal_wrapped(|ui| {
+                                        ui.label(RichText::new(name).weak());
+                                        copyable_mono(ui, &value.repr());
+                                    });
+                                }
                             });
                         }
                     });
-                }
-            });
-        }
-    });
+            }
+        });
 }
 
 fn ops_section(ui: &mut Ui, info: &SavedModelInfo, tree: &mut TreeUi) {
-    let mut ops: Vec<&str> = info.meta_graphs.iter().flat_map(|graph| graph.ops.iter().map(String::as_str)).collect();
+    let mut ops: Vec<&str> = info
+        .meta_graphs
+        .iter()
+        .flat_map(|graph| graph.ops.iter().map(String::as_str))
+        .collect();
     ops.sort_unstable();
     ops.dedup();
-    CollapsingHeader::new(format!("Ops ({})", ops.len())).id_salt("ops").show(ui, |ui| {
-        ui.horizontal(|ui| {
-            let label = ui.label("Filter ops");
-            ui.add(egui::TextEdit::singleline(&mut tree.op_filter).hint_text("op name").desired_width(140.0)).labelled_by(label.id);
+    CollapsingHeader::new(format!("Ops ({})", ops.len()))
+        .id_salt("ops")
+        .show(ui, |ui| {
+            ui.horizontal(|ui| {
+                let label = ui.label("Filter ops");
+                ui.add(
+                    egui::TextEdit::singleline(&mut tree.op_filter)
+                        .hint_text("op name")
+                        .desired_width(140.0),
+                )
+                .labelled_by(label.id);
+            });
+            let filter = tree.op_filter.to_ascii_lowercase();
+            ui.horizontal_wrapped(|ui| {
+                for op in ops
+                    .iter()
+                    .filter(|op| op.to_ascii_lowercase().contains(&filter))
+                {
+                    chip(ui, op, Tone::Neutral);
+                }
+            });
         });
-        let filter = tree.op_filter.to_ascii_lowercase();
-        ui.horizontal_wrapped(|ui| {
-            for op in ops.iter().filter(|op| op.to_ascii_lowercase().contains(&filter)) {
-                chip(ui, op, Tone::Neutral);
-            }
-        });
-    });
 }
 
 fn variables_section(ui: &mut Ui, info: &SavedModelInfo, tree: &mut TreeUi) {
     let variables = &info.variables;
-    let title = format!("Variables ({}, {})", variables.variables.len(), bytes_text(variables.total_bytes));
-    CollapsingHeader::new(title).id_salt("variables").show(ui, |ui| {
-        if let Some(error) = &variables.error {
-            ui.colored_label(ui.visuals().warn_fg_color, error);
-        }
-        ui.horizontal(|ui| {
-            let label = ui.label("Filter variables");
-            ui.add(egui::TextEdit::singleline(&mut tree.variable_filter).hint_text("variable name").desired_width(140.0))
+    let title = format!(
+        "Variables ({}, {})",
+        variables.variables.len(),
+        bytes_text(variables.total_bytes)
+    );
+    CollapsingHeader::new(title)
+        .id_salt("variables")
+        .show(ui, |ui| {
+            if let Some(error) = &variables.error {
+                ui.colored_label(ui.visuals().warn_fg_color, error);
+            }
+            ui.horizontal(|ui| {
+                let label = ui.label("Filter variables");
+                ui.add(
+                    egui::TextEdit::singleline(&mut tree.variable_filter)
+                        .hint_text("variable name")
+                        .desired_width(140.0),
+                )
                 .labelled_by(label.id);
-        });
-        let filter = tree.variable_filter.to_ascii_lowercase();
-        let rows: Vec<&crate::model::VariableInfo> =
-            variables.variables.iter().filter(|variable| variable.name.to_ascii_lowercase().contains(&filter)).collect();
-        let row_height = ui.text_style_height(&egui::TextStyle::Monospace) + 4.0;
-        egui_extras::TableBuilder::new(ui)
-            .id_salt("variables_table")
-            .striped(true)
-            .resizable(true)
-            .vscroll(true)
-            .max_scroll_height(260.0)
-            .column(egui_extras::Column::initial(180.0).at_least(80.0).clip(true))
-            .column(egui_extras::Column::auto().at_least(60.0))
-            .column(egui_extras::Column::auto().at_least(60.0))
-            .column(egui_extras::Column::remainder().at_least(50.0))
-            .header(row_height, |mut header| {
-                for title in ["Name", "DType", "Shape", "Size"] {
-                    header.col(|ui| {
-                        ui.strong(title);
-                    });
-                }
-            })
-            .body(|body| {
-                body.rows(row_height, rows.len(), |mut row| {
-                    let Some(variable) = rows.get(row.index()) else { return };
-                    row.col(|ui| {
-                        copyable_mono(ui, &variable.name);
-                    });
-                    row.col(|ui| {
-                        copyable_mono(ui, &variable.dtype.name());
-                    });
-                    row.col(|ui| {
-                        let shape = format!("({})", variable.shape.iter().map(i64::to_string).collect::<Vec<_>>().join(", "));
-                        copyable_mono(ui, &shape);
-                    });
-                    row.col(|ui| {
-                        ui.label(bytes_text(variable.size_bytes));
+            });
+            let filter = tree.variable_filter.to_ascii_lowercase();
+            let rows: Vec<&crate::model::VariableInfo> = variables
+                .variables
+                .iter()
+                .filter(|variable| variable.name.to_ascii_lowercase().contains(&filter))
+                .collect();
+            let row_height = ui.text_style_height(&egui::TextStyle::Monospace) + 4.0;
+            egui_extras::TableBuilder::new(ui)
+                .id_salt("variables_table")
+                .striped(true)
+                .resizable(true)
+                .vscroll(true)
+                .max_scroll_height(260.0)
+                .column(
+                    egui_extras::Column::initial(180.0)
+                        .at_least(80.0)
+                        .clip(true),
+                )
+                .column(egui_extras::Column::auto().at_least(60.0))
+                .column(egui_extras::Column::auto().at_least(60.0))
+                .column(egui_extras::Column::remainder().at_least(50.0))
+                .header(row_height, |mut header| {
+                    for title in ["Name", "DType", "Shape", "Size"] {
+                        header.col(|ui| {
+                            ui.strong(title);
+                        });
+                    }
+                })
+                .body(|body| {
+                    body.rows(row_height, rows.len(), |mut row| {
+                        let Some(variable) = rows.get(row.index()) else {
+                            return;
+                        };
+                        row.col(|ui| {
+                            copyable_mono(ui, &variable.name);
+                        });
+                        row.col(|ui| {
+                            copyable_mono(ui, &variable.dtype.name());
+                        });
+                        row.col(|ui| {
+                            let shape = format!(
+                                "({})",
+                                variable
+                                    .shape
+                                    .iter()
+                                    .map(i64::to_string)
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            );
+                            copyable_mono(ui, &shape);
+                        });
+                        row.col(|ui| {
+                            ui.label(bytes_text(variable.size_bytes));
+                        });
                     });
                 });
-            });
-    });
+        });
 }
 
 fn assets_list(ui: &mut Ui, folder: &str, assets: &[AssetFile]) {

@@ -3,7 +3,9 @@
 
 use super::command::{Command, Commands};
 use super::requests::{checked_plan, image_options, plan_summary};
-use super::state::{AppState, InputMode, PredictItem, PredictSettings, PredictStatus, ServerPhase, TargetChoice};
+use super::state::{
+    AppState, InputMode, PredictItem, PredictSettings, PredictStatus, ServerPhase, TargetChoice,
+};
 use super::widgets::{self, copy_button};
 use crate::client::Protocol;
 use crate::imaging::Normalization;
@@ -19,10 +21,19 @@ pub fn show(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
             commands.push(Command::PickImages);
         }
         let has_items = !state.predict.items.is_empty();
-        if ui.add_enabled(has_items && state.target_ready(), egui::Button::new("Send again")).clicked() {
+        if ui
+            .add_enabled(
+                has_items && state.target_ready(),
+                egui::Button::new("Send again"),
+            )
+            .clicked()
+        {
             commands.push(Command::PredictAll);
         }
-        if ui.add_enabled(has_items, egui::Button::new("Clear")).clicked() {
+        if ui
+            .add_enabled(has_items, egui::Button::new("Clear"))
+            .clicked()
+        {
             commands.push(Command::ClearImages);
         }
     });
@@ -85,7 +96,14 @@ pub fn runnable_signatures(state: &AppState) -> Vec<SignatureInfo> {
     state
         .target_model()
         .and_then(|info| info.serving_meta_graph())
-        .map(|graph| graph.signatures.iter().filter(|signature| !signature.key.starts_with("__")).cloned().collect())
+        .map(|graph| {
+            graph
+                .signatures
+                .iter()
+                .filter(|signature| !signature.key.starts_with("__"))
+                .cloned()
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -96,7 +114,11 @@ pub fn chosen_signature(state: &AppState) -> Option<SignatureInfo> {
     signatures
         .iter()
         .find(|signature| !wanted.is_empty() && signature.key == wanted)
-        .or_else(|| signatures.iter().find(|signature| signature.key == "serving_default"))
+        .or_else(|| {
+            signatures
+                .iter()
+                .find(|signature| signature.key == "serving_default")
+        })
         .or_else(|| signatures.first())
         .cloned()
 }
@@ -106,92 +128,145 @@ fn input_mapping(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
     let chosen = chosen_signature(state);
     let settings = &mut state.persisted.predict;
     let before = settings.clone();
-    egui::CollapsingHeader::new("Input mapping").id_salt("input_mapping").default_open(true).show(ui, |ui| {
-        egui::Grid::new("predict_settings").num_columns(4).spacing([10.0, 4.0]).show(ui, |ui| {
-            let label = ui.label("Signature");
-            let selected = chosen.as_ref().map(|signature| signature.key.clone()).unwrap_or_else(|| "—".into());
-            egui::ComboBox::from_id_salt("signature")
-                .selected_text(selected)
-                .show_ui(ui, |ui| {
-                    for signature in &signatures {
-                        ui.selectable_value(&mut settings.signature, signature.key.clone(), &signature.key);
-                    }
-                })
-                .response
-                .labelled_by(label.id);
-            ui.label("Input as");
-            ui.horizontal(|ui| {
-                ui.selectable_value(&mut settings.input_mode, InputMode::Auto, "Auto");
-                ui.selectable_value(&mut settings.input_mode, InputMode::Bytes, "Bytes");
-                ui.selectable_value(&mut settings.input_mode, InputMode::Tensor, "Tensor");
-            });
-            ui.end_row();
-            let label = ui.label("Size");
-            ui.add(egui::DragValue::new(&mut settings.size).range(8..=2048).suffix(" px"))
-                .labelled_by(label.id)
-                .on_hover_text("Height and width when the signature leaves them open");
-            let label = ui.label("Preset");
-            let preset_text = if settings.preset.is_empty() { "model default".to_string() } else { settings.preset.clone() };
-            egui::ComboBox::from_id_salt("preset")
-                .selected_text(preset_text)
-                .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut settings.preset, String::new(), "model default");
-                    for normalization in Normalization::ALL {
-                        ui.selectable_value(&mut settings.preset, normalization.name().to_string(), normalization.name())
-                            .on_hover_text(normalization.formula());
-                    }
-                })
-                .response
-                .labelled_by(label.id);
-            ui.end_row();
-            let label = ui.label("Top k");
-            ui.add(egui::DragValue::new(&mut settings.top_k).range(1..=100)).labelled_by(label.id);
-            ui.label("Protocol");
-            ui.horizontal(|ui| {
-                ui.selectable_value(&mut settings.protocol, Protocol::Rest, "REST");
-                ui.selectable_value(&mut settings.protocol, Protocol::Grpc, "gRPC");
-            });
-            ui.end_row();
-            let label = ui.label("Labels");
-            ui.add(egui::TextEdit::singleline(&mut settings.labels_file).hint_text("model assets / ImageNet").desired_width(160.0))
-                .labelled_by(label.id);
-            ui.end_row();
-        });
-        match &chosen {
-            Some(signature) => {
-                let plan = image_options(settings, None).and_then(|options| checked_plan(signature, settings, &options));
-                match plan {
-                    Ok(plan) => {
-                        ui.label(RichText::new(plan_summary(&plan)).monospace().small());
-                    }
-                    Err(message) => {
-                        ui.colored_label(ui.visuals().warn_fg_color, message);
+    egui::CollapsingHeader::new("Input mapping")
+        .id_salt("input_mapping")
+        .default_open(true)
+        .show(ui, |ui| {
+            egui::Grid::new("predict_settings")
+                .num_columns(4)
+                .spacing([10.0, 4.0])
+                .show(ui, |ui| {
+                    let label = ui.label("Signature");
+                    let selected = chosen
+                        .as_ref()
+                        .map(|signature| signature.key.clone())
+                        .unwrap_or_else(|| "—".into());
+                    egui::ComboBox::from_id_salt("signature")
+                        .selected_text(selected)
+                        .show_ui(ui, |ui| {
+                            for signature in &signatures {
+                                ui.selectable_value(
+                                    &mut settings.signature,
+                                    signature.key.clone(),
+                                    &signature.key,
+                                );
+                            }
+                        })
+                        .response
+                        .labelled_by(label.id);
+                    ui.label("Input as");
+                    ui.horizontal(|ui| {
+                        ui.selectable_value(&mut settings.input_mode, InputMode::Auto, "Auto");
+                        ui.selectable_value(&mut settings.input_mode, InputMode::Bytes, "Bytes");
+                        ui.selectable_value(&mut settings.input_mode, InputMode::Tensor, "Tensor");
+                    });
+                    ui.end_row();
+                    let label = ui.label("Size");
+                    ui.add(
+                        egui::DragValue::new(&mut settings.size)
+                            .range(8..=2048)
+                            .suffix(" px"),
+                    )
+                    .labelled_by(label.id)
+                    .on_hover_text("Height and width when the signature leaves them open");
+                    let label = ui.label("Preset");
+                    let preset_text = if settings.preset.is_empty() {
+                        "model default".to_string()
+                    } else {
+                        settings.preset.clone()
+                    };
+                    egui::ComboBox::from_id_salt("preset")
+                        .selected_text(preset_text)
+                        .show_ui(ui, |ui| {
+                            ui.selectable_value(
+                                &mut settings.preset,
+                                String::new(),
+                                "model default",
+                            );
+                            for normalization in Normalization::ALL {
+                                ui.selectable_value(
+                                    &mut settings.preset,
+                                    normalization.name().to_string(),
+                                    normalization.name(),
+                                )
+                                .on_hover_text(normalization.formula());
+                            }
+                        })
+                        .response
+                        .labelled_by(label.id);
+                    ui.end_row();
+                    let label = ui.label("Top k");
+                    ui.add(egui::DragValue::new(&mut settings.top_k).range(1..=100))
+                        .labelled_by(label.id);
+                    ui.label("Protocol");
+                    ui.horizontal(|ui| {
+                        ui.selectable_value(&mut settings.protocol, Protocol::Rest, "REST");
+                        ui.selectable_value(&mut settings.protocol, Protocol::Grpc, "gRPC");
+                    });
+                    ui.end_row();
+                    let label = ui.label("Labels");
+                    ui.add(
+                        egui::TextEdit::singleline(&mut settings.labels_file)
+                            .hint_text("model assets / ImageNet")
+                            .desired_width(160.0),
+                    )
+                    .labelled_by(label.id);
+                    ui.end_row();
+                });
+            match &chosen {
+                Some(signature) => {
+                    let plan = image_options(settings, None)
+                        .and_then(|options| checked_plan(signature, settings, &options));
+                    match plan {
+                        Ok(plan) => {
+                            ui.label(RichText::new(plan_summary(&plan)).monospace().small());
+                        }
+                        Err(message) => {
+                            ui.colored_label(ui.visuals().warn_fg_color, message);
+                        }
                     }
                 }
+                None => {
+                    ui.label(RichText::new("No model: open one or connect to a server.").weak());
+                }
             }
-            None => {
-                ui.label(RichText::new("No model: open one or connect to a server.").weak());
-            }
-        }
-    });
+        });
     // Re-send when the mapping changed (not on every keystroke of the labels path).
-    let changed = PredictSettings { labels_file: String::new(), ..settings.clone() }
-        != PredictSettings { labels_file: String::new(), ..before };
-    if changed && !state.predict.items.is_empty() && state.target_ready() && ui.ctx().input(|input| !input.pointer.any_down()) {
+    let changed = PredictSettings {
+        labels_file: String::new(),
+        ..settings.clone()
+    } != PredictSettings {
+        labels_file: String::new(),
+        ..before
+    };
+    if changed
+        && !state.predict.items.is_empty()
+        && state.target_ready()
+        && ui.ctx().input(|input| !input.pointer.any_down())
+    {
         commands.push(Command::PredictAll);
     }
 }
 
 fn drop_zone(ui: &mut Ui, state: &AppState) {
-    let stroke_color = if state.hovering_files { ui.visuals().selection.stroke.color } else { ui.visuals().weak_text_color() };
-    egui::Frame::group(ui.style()).stroke(egui::Stroke::new(1.5, stroke_color)).show(ui, |ui| {
-        ui.set_min_size(egui::vec2(ui.available_width(), 160.0));
-        ui.vertical_centered(|ui| {
-            ui.add_space(50.0);
-            ui.label(RichText::new("Drop JPEG or PNG images here").size(18.0));
-            ui.label(RichText::new("or use Choose images…; several images give a results table").weak());
+    let stroke_color = if state.hovering_files {
+        ui.visuals().selection.stroke.color
+    } else {
+        ui.visuals().weak_text_color()
+    };
+    egui::Frame::group(ui.style())
+        .stroke(egui::Stroke::new(1.5, stroke_color))
+        .show(ui, |ui| {
+            ui.set_min_size(egui::vec2(ui.available_width(), 160.0));
+            ui.vertical_centered(|ui| {
+                ui.add_space(50.0);
+                ui.label(RichText::new("Drop JPEG or PNG images here").size(18.0));
+                ui.label(
+                    RichText::new("or use Choose images…; several images give a results table")
+                        .weak(),
+                );
+            });
         });
-    });
 }
 
 fn status_text(item: &PredictItem) -> String {
@@ -199,8 +274,19 @@ fn status_text(item: &PredictItem) -> String {
         PredictStatus::Decoding => "decoding…".into(),
         PredictStatus::Waiting => "waiting for a server".into(),
         PredictStatus::Running => "running…".into(),
-        PredictStatus::Done(outcome) => match outcome.classification.as_ref().and_then(|c| c.rows.first()).and_then(|row| row.first()) {
-            Some(best) => format!("{} {:.1} %", best.label.clone().unwrap_or_else(|| format!("class {}", best.class)), best.score * 100.0),
+        PredictStatus::Done(outcome) => match outcome
+            .classification
+            .as_ref()
+            .and_then(|c| c.rows.first())
+            .and_then(|row| row.first())
+        {
+            Some(best) => format!(
+                "{} {:.1} %",
+                best.label
+                    .clone()
+                    .unwrap_or_else(|| format!("class {}", best.class)),
+                best.score * 100.0
+            ),
             None => "done".into(),
         },
         PredictStatus::Failed(message) => format!("error: {message}"),
@@ -230,7 +316,9 @@ fn results_table(ui: &mut Ui, state: &mut AppState) {
             .body(|body| {
                 body.rows(row_height, state.predict.items.len(), |mut row| {
                     let index = row.index();
-                    let Some(item) = state.predict.items.get(index) else { return };
+                    let Some(item) = state.predict.items.get(index) else {
+                        return;
+                    };
                     row.set_selected(index == state.predict.selected);
                     row.col(|ui| {
                         if let Some(texture) = &item.thumbnail {
@@ -265,7 +353,11 @@ fn item_details(ui: &mut Ui, item: &PredictItem, show_raw: &mut bool) {
             ui.set_width(200.0);
             match &item.thumbnail {
                 Some(texture) => {
-                    ui.add(egui::Image::new(texture).max_size(egui::vec2(200.0, 200.0)).corner_radius(4.0));
+                    ui.add(
+                        egui::Image::new(texture)
+                            .max_size(egui::vec2(200.0, 200.0))
+                            .corner_radius(4.0),
+                    );
                 }
                 None => {
                     ui.spinner();
@@ -281,38 +373,62 @@ fn item_details(ui: &mut Ui, item: &PredictItem, show_raw: &mut bool) {
                 });
             }
             PredictStatus::Waiting => {
-                ui.label("Waiting: start the embedded server or connect to a server, then Send again.");
+                ui.label(
+                    "Waiting: start the embedded server or connect to a server, then Send again.",
+                );
             }
             PredictStatus::Failed(message) => {
                 widgets::error_box(ui, "The prediction failed", message);
             }
             PredictStatus::Done(outcome) => {
                 ui.horizontal_wrapped(|ui| {
-                    ui.label(RichText::new(format!("{:.1} ms", outcome.latency_ms)).strong()).on_hover_text("Request latency");
+                    ui.label(RichText::new(format!("{:.1} ms", outcome.latency_ms)).strong())
+                        .on_hover_text("Request latency");
                     if let Some(version) = outcome.model_version {
                         ui.label(RichText::new(format!("model version {version}")).weak());
                     }
                 });
-                ui.label(RichText::new(&outcome.input_summary).monospace().small().weak());
+                ui.label(
+                    RichText::new(&outcome.input_summary)
+                        .monospace()
+                        .small()
+                        .weak(),
+                );
                 match (&outcome.classification, &outcome.classification_error) {
                     (Some(classification), _) => {
                         for prediction in classification.rows.first().into_iter().flatten() {
                             ui.horizontal(|ui| {
-                                let label = prediction.label.clone().unwrap_or_else(|| format!("class {}", prediction.class));
+                                let label = prediction
+                                    .label
+                                    .clone()
+                                    .unwrap_or_else(|| format!("class {}", prediction.class));
                                 let size = egui::vec2(170.0, ui.spacing().interact_size.y);
-                                ui.allocate_ui_with_layout(size, egui::Layout::left_to_right(egui::Align::Center), |ui| {
-                                    ui.set_min_size(size);
-                                    ui.add(egui::Label::new(RichText::new(label).strong()).truncate());
-                                });
+                                ui.allocate_ui_with_layout(
+                                    size,
+                                    egui::Layout::left_to_right(egui::Align::Center),
+                                    |ui| {
+                                        ui.set_min_size(size);
+                                        ui.add(
+                                            egui::Label::new(RichText::new(label).strong())
+                                                .truncate(),
+                                        );
+                                    },
+                                );
                                 ui.add(
                                     egui::ProgressBar::new(prediction.score.clamp(0.0, 1.0))
                                         .desired_width((ui.available_width() - 8.0).max(60.0))
                                         .text(format!("{:.1} %", prediction.score * 100.0)),
                                 )
-                                .on_hover_text(format!("class {} · score {}", prediction.class, prediction.score));
+                                .on_hover_text(format!(
+                                    "class {} · score {}",
+                                    prediction.class, prediction.score
+                                ));
                             });
                         }
-                        let mut notes = vec![format!("output '{}', {} classes", classification.output, classification.classes)];
+                        let mut notes = vec![format!(
+                            "output '{}', {} classes",
+                            classification.output, classification.classes
+                        )];
                         if classification.softmax_applied {
                             notes.push("softmax applied to logits".into());
                         }
@@ -331,9 +447,15 @@ fn item_details(ui: &mut Ui, item: &PredictItem, show_raw: &mut bool) {
                     copy_button(ui, "Copy raw", &outcome.raw);
                 });
                 if *show_raw {
-                    egui::ScrollArea::vertical().id_salt("raw_output").max_height(220.0).show(ui, |ui| {
-                        ui.add(egui::Label::new(RichText::new(&outcome.raw).monospace().small()).wrap());
-                    });
+                    egui::ScrollArea::vertical()
+                        .id_salt("raw_output")
+                        .max_height(220.0)
+                        .show(ui, |ui| {
+                            ui.add(
+                                egui::Label::new(RichText::new(&outcome.raw).monospace().small())
+                                    .wrap(),
+                            );
+                        });
                 }
             }
         });

@@ -21,30 +21,48 @@ pub fn validate(settings: &ConnectionSettings) -> Result<(), String> {
         return Err("Host is empty: enter a host name or address, such as localhost".into());
     }
     if host.contains(char::is_whitespace) || host.contains('/') {
-        return Err(format!("Host '{host}' is not a host name or address (no spaces, no scheme or path)"));
+        return Err(format!(
+            "Host '{host}' is not a host name or address (no spaces, no scheme or path)"
+        ));
     }
     if settings.port == 0 {
         return Err("Port must be between 1 and 65535".into());
     }
     if settings.model_name.trim().is_empty() {
-        return Err("Model name is empty: TF Serving's APIs need the model's name (for example resnet)".into());
+        return Err(
+            "Model name is empty: TF Serving's APIs need the model's name (for example resnet)"
+                .into(),
+        );
     }
     if !settings.version.trim().is_empty() && settings.version.trim().parse::<i64>().is_err() {
-        return Err(format!("Version '{}' is not a number (leave it empty for the latest)", settings.version.trim()));
+        return Err(format!(
+            "Version '{}' is not a number (leave it empty for the latest)",
+            settings.version.trim()
+        ));
     }
     if settings.timeout_ms == 0 {
         return Err("Timeout must be at least 1 ms".into());
     }
-    if settings.tls && !settings.ca_file.trim().is_empty() && !std::path::Path::new(settings.ca_file.trim()).is_file() {
-        return Err(format!("CA file {} does not exist", settings.ca_file.trim()));
+    if settings.tls
+        && !settings.ca_file.trim().is_empty()
+        && !std::path::Path::new(settings.ca_file.trim()).is_file()
+    {
+        return Err(format!(
+            "CA file {} does not exist",
+            settings.ca_file.trim()
+        ));
     }
     Ok(())
 }
 
 /// The client configuration of a remote connection.
 pub fn client_config(settings: &ConnectionSettings) -> ClientConfig {
-    let mut config = ClientConfig::new(settings.host.trim(), settings.port, settings.protocol).with_model(settings.model_name.trim());
-    config.version = match (settings.version.trim().parse::<i64>(), settings.label.trim()) {
+    let mut config = ClientConfig::new(settings.host.trim(), settings.port, settings.protocol)
+        .with_model(settings.model_name.trim());
+    config.version = match (
+        settings.version.trim().parse::<i64>(),
+        settings.label.trim(),
+    ) {
         (Ok(version), _) => VersionSelector::Version(version),
         (Err(_), "") => VersionSelector::Latest,
         (Err(_), label) => VersionSelector::Label(label.to_string()),
@@ -54,7 +72,9 @@ pub fn client_config(settings: &ConnectionSettings) -> ClientConfig {
     config.connect_timeout = timeout.min(Duration::from_secs(5));
     if settings.tls {
         config.tls = Some(TlsOptions {
-            ca_file: Some(settings.ca_file.trim()).filter(|file| !file.is_empty()).map(PathBuf::from),
+            ca_file: Some(settings.ca_file.trim())
+                .filter(|file| !file.is_empty())
+                .map(PathBuf::from),
             accept_invalid_certs: settings.accept_invalid_certs,
             server_name: None,
         });
@@ -85,9 +105,15 @@ impl Tasks {
         let reporter = self.reporter();
         self.spawn(async move {
             let result = async {
-                let client = Client::connect(&client_config(&settings)).map_err(|err| err.to_string())?;
+                let client =
+                    Client::connect(&client_config(&settings)).map_err(|err| err.to_string())?;
                 let versions = client.status().await.map_err(|err| err.to_string())?;
-                Ok(format!("Connected to {}: model '{}' {}", settings.title(), settings.model_name, describe_versions(&versions)))
+                Ok(format!(
+                    "Connected to {}: model '{}' {}",
+                    settings.title(),
+                    settings.model_name,
+                    describe_versions(&versions)
+                ))
             }
             .await;
             reporter.send(Event::ConnectionTested { seq, result });
@@ -99,13 +125,18 @@ impl Tasks {
         let reporter = self.reporter();
         self.spawn(async move {
             let result = async {
-                let client = Client::connect(&client_config(&settings)).map_err(|err| err.to_string())?;
+                let client =
+                    Client::connect(&client_config(&settings)).map_err(|err| err.to_string())?;
                 let versions = client.status().await.map_err(|err| err.to_string())?;
                 let info = client.metadata().await.map_err(|err| err.to_string())?;
                 Ok((info, versions))
             }
             .await;
-            reporter.send(Event::Connected { seq, settings, result });
+            reporter.send(Event::Connected {
+                seq,
+                settings,
+                result,
+            });
         });
     }
 
@@ -126,7 +157,11 @@ impl Tasks {
             let run = job.run;
             let started = Instant::now();
             let first_error = run_latency(job, &reporter).await.err();
-            reporter.send(Event::LatencyDone { run, first_error, elapsed_s: started.elapsed().as_secs_f64() });
+            reporter.send(Event::LatencyDone {
+                run,
+                first_error,
+                elapsed_s: started.elapsed().as_secs_f64(),
+            });
         });
     }
 }
@@ -144,8 +179,14 @@ pub struct PredictJob {
 }
 
 /// The image options the settings and the model ask for.
-pub fn image_options(settings: &PredictSettings, model_dir: Option<&std::path::Path>) -> Result<ImageOptions, String> {
-    let mut options = ImageOptions { size: Some((settings.size.max(1), settings.size.max(1))), ..ImageOptions::default() };
+pub fn image_options(
+    settings: &PredictSettings,
+    model_dir: Option<&std::path::Path>,
+) -> Result<ImageOptions, String> {
+    let mut options = ImageOptions {
+        size: Some((settings.size.max(1), settings.size.max(1))),
+        ..ImageOptions::default()
+    };
     if !settings.preset.is_empty() {
         options.normalization = Some(settings.preset.parse()?);
     }
@@ -156,15 +197,19 @@ pub fn image_options(settings: &PredictSettings, model_dir: Option<&std::path::P
 }
 
 /// The input plan after checking it against the chosen input mode.
-pub fn checked_plan(signature: &SignatureInfo, settings: &PredictSettings, options: &ImageOptions) -> Result<InputPlan, String> {
+pub fn checked_plan(
+    signature: &SignatureInfo,
+    settings: &PredictSettings,
+    options: &ImageOptions,
+) -> Result<InputPlan, String> {
     let plan = imaging::plan_input(signature, options).map_err(|err| err.to_string())?;
     match (&plan, settings.input_mode) {
-        (InputPlan::Pixels { key, .. }, InputMode::Bytes) => {
-            Err(format!("input '{key}' takes decoded pixels, not encoded bytes; choose Auto or Tensor"))
-        }
-        (InputPlan::EncodedBytes { key, .. }, InputMode::Tensor) => {
-            Err(format!("input '{key}' is DT_STRING: it takes the encoded file; choose Auto or Bytes"))
-        }
+        (InputPlan::Pixels { key, .. }, InputMode::Bytes) => Err(format!(
+            "input '{key}' takes decoded pixels, not encoded bytes; choose Auto or Tensor"
+        )),
+        (InputPlan::EncodedBytes { key, .. }, InputMode::Tensor) => Err(format!(
+            "input '{key}' is DT_STRING: it takes the encoded file; choose Auto or Bytes"
+        )),
         _ => Ok(plan),
     }
 }
@@ -173,7 +218,10 @@ pub fn checked_plan(signature: &SignatureInfo, settings: &PredictSettings, optio
 pub fn plan_summary(plan: &InputPlan) -> String {
     match plan {
         InputPlan::EncodedBytes { key, scalar } => {
-            format!("{key}: encoded image bytes (DT_STRING, shape {})", if *scalar { "()" } else { "(1)" })
+            format!(
+                "{key}: encoded image bytes (DT_STRING, shape {})",
+                if *scalar { "()" } else { "(1)" }
+            )
         }
         InputPlan::Pixels { key, spec, batched } => format!(
             "{key}: {}×{}×{} {} pixels {:?}{}, normalised {}",
@@ -194,7 +242,8 @@ async fn run_predict(job: PredictJob) -> (Result<PredictOutcome, String>, Option
         move || -> Result<(NamedTensors, String), String> {
             let options = image_options(&job.settings, job.model_dir.as_deref())?;
             let plan = checked_plan(&job.signature, &job.settings, &options)?;
-            let (key, tensor) = imaging::tensor_for_plan(&job.bytes, &plan, &options).map_err(|err| err.to_string())?;
+            let (key, tensor) = imaging::tensor_for_plan(&job.bytes, &plan, &options)
+                .map_err(|err| err.to_string())?;
             Ok((NamedTensors::from([(key, tensor)]), plan_summary(&plan)))
         }
     })
@@ -235,14 +284,18 @@ async fn run_predict(job: PredictJob) -> (Result<PredictOutcome, String>, Option
 fn rank(outputs: &NamedTensors, job: &PredictJob) -> Result<imaging::Classification, String> {
     let (_, _, _, classes) = imaging::find_scores(outputs, None).map_err(|err| err.to_string())?;
     let labels: Option<Labels> = if !job.settings.labels_file.trim().is_empty() {
-        Some(Labels::from_file(std::path::Path::new(job.settings.labels_file.trim())).map_err(|err| err.to_string())?)
+        Some(
+            Labels::from_file(std::path::Path::new(job.settings.labels_file.trim()))
+                .map_err(|err| err.to_string())?,
+        )
     } else {
         job.model_dir
             .as_deref()
             .and_then(|dir| imaging::find_model_labels(dir, classes))
             .or_else(|| matches!(classes, 1000 | 1001).then(imaging::builtin_imagenet_labels))
     };
-    imaging::classify(outputs, None, job.settings.top_k.max(1), labels.as_ref()).map_err(|err| err.to_string())
+    imaging::classify(outputs, None, job.settings.top_k.max(1), labels.as_ref())
+        .map_err(|err| err.to_string())
 }
 
 /// Outputs as text: dtype, shape and up to 2 000 values each.
@@ -252,19 +305,54 @@ pub fn raw_text(outputs: &NamedTensors) -> String {
     for (key, tensor) in outputs {
         let _ = writeln!(text, "{key}: {} shape {:?}", tensor.dtype(), tensor.shape);
         let values: Vec<String> = match &tensor.data {
-            TensorData::Float(values) => values.iter().take(MAX_VALUES).map(|v| format!("{v}")).collect(),
-            TensorData::Double(values) => values.iter().take(MAX_VALUES).map(|v| format!("{v}")).collect(),
-            TensorData::Int32(values) => values.iter().take(MAX_VALUES).map(|v| v.to_string()).collect(),
-            TensorData::Int64(values) => values.iter().take(MAX_VALUES).map(|v| v.to_string()).collect(),
-            TensorData::UInt8(values) => values.iter().take(MAX_VALUES).map(|v| v.to_string()).collect(),
-            TensorData::Bool(values) => values.iter().take(MAX_VALUES).map(|v| v.to_string()).collect(),
-            TensorData::String(values) => {
-                values.iter().take(MAX_VALUES).map(|v| format!("{:?}", String::from_utf8_lossy(v))).collect()
-            }
+            TensorData::Float(values) => values
+                .iter()
+                .take(MAX_VALUES)
+                .map(|v| format!("{v}"))
+                .collect(),
+            TensorData::Double(values) => values
+                .iter()
+                .take(MAX_VALUES)
+                .map(|v| format!("{v}"))
+                .collect(),
+            TensorData::Int32(values) => values
+                .iter()
+                .take(MAX_VALUES)
+                .map(|v| v.to_string())
+                .collect(),
+            TensorData::Int64(values) => values
+                .iter()
+                .take(MAX_VALUES)
+                .map(|v| v.to_string())
+                .collect(),
+            TensorData::UInt8(values) => values
+                .iter()
+                .take(MAX_VALUES)
+                .map(|v| v.to_string())
+                .collect(),
+            TensorData::Bool(values) => values
+                .iter()
+                .take(MAX_VALUES)
+                .map(|v| v.to_string())
+                .collect(),
+            TensorData::String(values) => values
+                .iter()
+                .take(MAX_VALUES)
+                .map(|v| format!("{:?}", String::from_utf8_lossy(v)))
+                .collect(),
             other => vec![format!("({} values of {})", other.len(), other.dtype())],
         };
         let more = tensor.num_elements().saturating_sub(values.len());
-        let _ = writeln!(text, "[{}{}]\n", values.join(", "), if more > 0 { format!(", … {more} more") } else { String::new() });
+        let _ = writeln!(
+            text,
+            "[{}{}]\n",
+            values.join(", "),
+            if more > 0 {
+                format!(", … {more} more")
+            } else {
+                String::new()
+            }
+        );
     }
     text
 }
@@ -296,13 +384,17 @@ pub fn synthetic_image() -> Vec<u8> {
 }
 
 async fn run_latency(job: LatencyJob, reporter: &Reporter) -> Result<(), String> {
-    let bytes = job.bytes.clone().unwrap_or_else(|| Arc::new(synthetic_image()));
+    let bytes = job
+        .bytes
+        .clone()
+        .unwrap_or_else(|| Arc::new(synthetic_image()));
     let prepared = {
         let job = job.clone();
         tokio::task::spawn_blocking(move || -> Result<Tensor, String> {
             let options = image_options(&job.settings, job.model_dir.as_deref())?;
             let plan = checked_plan(&job.signature, &job.settings, &options)?;
-            let (_, tensor) = imaging::tensor_for_plan(&bytes, &plan, &options).map_err(|err| err.to_string())?;
+            let (_, tensor) =
+                imaging::tensor_for_plan(&bytes, &plan, &options).map_err(|err| err.to_string())?;
             Ok(tensor)
         })
     };
@@ -311,9 +403,15 @@ async fn run_latency(job: LatencyJob, reporter: &Reporter) -> Result<(), String>
     let key = match &plan {
         InputPlan::EncodedBytes { key, .. } | InputPlan::Pixels { key, .. } => key.clone(),
     };
-    let tensor = prepared.await.map_err(|join| format!("preparing the input stopped: {join}"))??;
+    let tensor = prepared
+        .await
+        .map_err(|join| format!("preparing the input stopped: {join}"))??;
     let client = Client::connect(&job.config).map_err(|err| err.to_string())?;
-    let request = Arc::new(client.prepare(&NamedTensors::from([(key, tensor)])).map_err(|err| err.to_string())?);
+    let request = Arc::new(
+        client
+            .prepare(&NamedTensors::from([(key, tensor)]))
+            .map_err(|err| err.to_string())?,
+    );
 
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Sample>();
     let forwarder = {
@@ -328,8 +426,15 @@ async fn run_latency(job: LatencyJob, reporter: &Reporter) -> Result<(), String>
                 if let Ok(Some(sample)) = next {
                     batch.push(sample);
                 }
-                if !batch.is_empty() && (closed || last_send.elapsed() >= Duration::from_millis(30) || batch.len() >= 500) {
-                    reporter.send(Event::LatencySamples { run, samples: std::mem::take(&mut batch) });
+                if !batch.is_empty()
+                    && (closed
+                        || last_send.elapsed() >= Duration::from_millis(30)
+                        || batch.len() >= 500)
+                {
+                    reporter.send(Event::LatencySamples {
+                        run,
+                        samples: std::mem::take(&mut batch),
+                    });
                     last_send = Instant::now();
                 }
                 if closed {
@@ -346,16 +451,29 @@ async fn run_latency(job: LatencyJob, reporter: &Reporter) -> Result<(), String>
         }
         let sent = Instant::now();
         let result = client.send_prepared(&request).await;
-        let latency_ms = result.as_ref().ok().map(|_| sent.elapsed().as_secs_f64() * 1000.0);
+        let latency_ms = result
+            .as_ref()
+            .ok()
+            .map(|_| sent.elapsed().as_secs_f64() * 1000.0);
         if let Err(err) = result {
             first_error.get_or_insert(err.to_string());
         }
-        let _ = tx.send(Sample { index, latency_ms, warmup: true });
+        let _ = tx.send(Sample {
+            index,
+            latency_ms,
+            warmup: true,
+        });
     }
     let next = Arc::new(AtomicU32::new(0));
     let mut workers = Vec::new();
     for _ in 0..job.concurrency.clamp(1, 256) {
-        let (client, request, next, tx, cancel) = (client.clone(), Arc::clone(&request), Arc::clone(&next), tx.clone(), Arc::clone(&job.cancel));
+        let (client, request, next, tx, cancel) = (
+            client.clone(),
+            Arc::clone(&request),
+            Arc::clone(&next),
+            tx.clone(),
+            Arc::clone(&job.cancel),
+        );
         let (warmup, total) = (job.warmup, job.requests);
         workers.push(tokio::spawn(async move {
             let mut first_error = None;
@@ -369,12 +487,19 @@ async fn run_latency(job: LatencyJob, reporter: &Reporter) -> Result<(), String>
                 }
                 let sent = Instant::now();
                 let result = client.send_prepared(&request).await;
-                let latency_ms = result.as_ref().ok().map(|_| sent.elapsed().as_secs_f64() * 1000.0);
+                let latency_ms = result
+                    .as_ref()
+                    .ok()
+                    .map(|_| sent.elapsed().as_secs_f64() * 1000.0);
                 if let Err(err) = result {
                     first_error.get_or_insert(err.to_string());
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
-                let _ = tx.send(Sample { index: warmup + claimed, latency_ms, warmup: false });
+                let _ = tx.send(Sample {
+                    index: warmup + claimed,
+                    latency_ms,
+                    warmup: false,
+                });
             }
             first_error
         }));

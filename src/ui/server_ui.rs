@@ -9,41 +9,58 @@ use egui::{RichText, Ui};
 
 pub fn show(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
     ui.heading("Embedded server");
-    ui.label(RichText::new("Serves the open model with TF Serving's REST and gRPC APIs, inside this app.").weak());
+    ui.label(
+        RichText::new(
+            "Serves the open model with TF Serving's REST and gRPC APIs, inside this app.",
+        )
+        .weak(),
+    );
     ui.add_space(4.0);
     let Some(local) = &state.local else {
         ui.label("Open a SavedModel (Ctrl+O) to serve it.");
         return;
     };
     let folder_name = super::handlers::default_model_name(&local.info);
-    let stopped = matches!(state.server.phase, ServerPhase::Stopped | ServerPhase::Failed { .. });
+    let stopped = matches!(
+        state.server.phase,
+        ServerPhase::Stopped | ServerPhase::Failed { .. }
+    );
 
     runtime_section(ui, state, commands);
     ui.add_space(4.0);
 
     let settings = &mut state.persisted.server;
     ui.add_enabled_ui(stopped, |ui| {
-        egui::Grid::new("server_settings").num_columns(2).spacing([12.0, 6.0]).show(ui, |ui| {
-            let label = ui.label("Model name");
-            ui.add(egui::TextEdit::singleline(&mut settings.model_name).hint_text(folder_name.as_str()).desired_width(180.0))
+        egui::Grid::new("server_settings")
+            .num_columns(2)
+            .spacing([12.0, 6.0])
+            .show(ui, |ui| {
+                let label = ui.label("Model name");
+                ui.add(
+                    egui::TextEdit::singleline(&mut settings.model_name)
+                        .hint_text(folder_name.as_str())
+                        .desired_width(180.0),
+                )
                 .labelled_by(label.id);
-            ui.end_row();
-            let label = ui.label("Host");
-            ui.add(egui::TextEdit::singleline(&mut settings.host).desired_width(180.0))
-                .labelled_by(label.id)
-                .on_hover_text("127.0.0.1 keeps the server local; 0.0.0.0 exposes it to the network");
-            ui.end_row();
-            let label = ui.label("gRPC port");
-            ui.add(egui::DragValue::new(&mut settings.grpc_port).range(0..=65535))
-                .labelled_by(label.id)
-                .on_hover_text("0 picks a free port");
-            ui.end_row();
-            let label = ui.label("REST port");
-            ui.add(egui::DragValue::new(&mut settings.rest_port).range(0..=65535))
-                .labelled_by(label.id)
-                .on_hover_text("0 picks a free port");
-            ui.end_row();
-        });
+                ui.end_row();
+                let label = ui.label("Host");
+                ui.add(egui::TextEdit::singleline(&mut settings.host).desired_width(180.0))
+                    .labelled_by(label.id)
+                    .on_hover_text(
+                        "127.0.0.1 keeps the server local; 0.0.0.0 exposes it to the network",
+                    );
+                ui.end_row();
+                let label = ui.label("gRPC port");
+                ui.add(egui::DragValue::new(&mut settings.grpc_port).range(0..=65535))
+                    .labelled_by(label.id)
+                    .on_hover_text("0 picks a free port");
+                ui.end_row();
+                let label = ui.label("REST port");
+                ui.add(egui::DragValue::new(&mut settings.rest_port).range(0..=65535))
+                    .labelled_by(label.id)
+                    .on_hover_text("0 picks a free port");
+                ui.end_row();
+            });
     });
 
     ui.horizontal(|ui| {
@@ -69,7 +86,12 @@ pub fn show(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
         widgets::error_box(ui, "The server did not start", &error);
     }
 
-    if let ServerPhase::Running { rest, grpc, model_name } = &state.server.phase {
+    if let ServerPhase::Running {
+        rest,
+        grpc,
+        model_name,
+    } = &state.server.phase
+    {
         ui.add_space(6.0);
         ui.label(RichText::new("Try it from a terminal").strong());
         if let Some(rest) = rest {
@@ -127,13 +149,22 @@ pub fn phase_badges(ui: &mut Ui, state: &AppState) {
             badge(ui, "ERROR", Tone::Bad);
         }
         ServerPhase::Running { .. } => {
-            let versions: Vec<_> = state.server.models.iter().flat_map(|model| model.versions.iter()).collect();
+            let versions: Vec<_> = state
+                .server
+                .models
+                .iter()
+                .flat_map(|model| model.versions.iter())
+                .collect();
             if versions.is_empty() {
                 badge(ui, "LOADING", Tone::Warn);
             }
             for version in versions {
                 let name = version.state.as_str_name();
-                let response = badge(ui, &format!("v{} {name}", version.version), state_tone(name));
+                let response = badge(
+                    ui,
+                    &format!("v{} {name}", version.version),
+                    state_tone(name),
+                );
                 if let Some((code, message)) = &version.error {
                     response.on_hover_text(format!("{}: {message}", code.as_str_name()));
                 }
@@ -184,7 +215,8 @@ fn runtime_section(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
 
 fn log_section(ui: &mut Ui) {
     // Logging never wakes the UI (see log.rs): poll while this tab shows.
-    ui.ctx().request_repaint_after(std::time::Duration::from_millis(500));
+    ui.ctx()
+        .request_repaint_after(std::time::Duration::from_millis(500));
     let lines = super::log::buffer().tail(500);
     ui.horizontal(|ui| {
         ui.label(RichText::new("Log").strong());
@@ -194,13 +226,17 @@ fn log_section(ui: &mut Ui) {
         copy_button(ui, "Copy log", &lines.join("\n"));
     });
     egui::Frame::group(ui.style()).show(ui, |ui| {
-        egui::ScrollArea::vertical().id_salt("server_log").stick_to_bottom(true).auto_shrink([false, false]).show(ui, |ui| {
-            if lines.is_empty() {
-                ui.label(RichText::new("(nothing logged yet)").weak());
-            }
-            for line in &lines {
-                ui.label(RichText::new(line).monospace().small());
-            }
-        });
+        egui::ScrollArea::vertical()
+            .id_salt("server_log")
+            .stick_to_bottom(true)
+            .auto_shrink([false, false])
+            .show(ui, |ui| {
+                if lines.is_empty() {
+                    ui.label(RichText::new("(nothing logged yet)").weak());
+                }
+                for line in &lines {
+                    ui.label(RichText::new(line).monospace().small());
+                }
+            });
     });
 }

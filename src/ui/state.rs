@@ -78,7 +78,11 @@ impl ConnectionSettings {
             (Protocol::Grpc, false) => "grpc",
             (Protocol::Grpc, true) => "grpcs",
         };
-        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
         format!("{scheme}://{host}:{}/{}", self.port, self.model_name)
     }
 }
@@ -96,7 +100,12 @@ pub struct ServerSettings {
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        ServerSettings { model_name: String::new(), host: "127.0.0.1".into(), grpc_port: 8500, rest_port: 8501 }
+        ServerSettings {
+            model_name: String::new(),
+            host: "127.0.0.1".into(),
+            grpc_port: 8500,
+            rest_port: 8501,
+        }
     }
 }
 
@@ -155,7 +164,13 @@ pub struct LatencySettings {
 
 impl Default for LatencySettings {
     fn default() -> Self {
-        LatencySettings { requests: 200, warmup: 10, concurrency: 1, protocol: Protocol::Rest, histogram: false }
+        LatencySettings {
+            requests: 200,
+            warmup: 10,
+            concurrency: 1,
+            protocol: Protocol::Rest,
+            histogram: false,
+        }
     }
 }
 
@@ -185,7 +200,8 @@ impl Persisted {
 
     /// Saves (or replaces the entry with the same endpoint and model).
     pub fn save_connection(&mut self, settings: ConnectionSettings) {
-        self.saved_connections.retain(|saved| saved.title() != settings.title());
+        self.saved_connections
+            .retain(|saved| saved.title() != settings.title());
         self.saved_connections.insert(0, settings);
         self.saved_connections.truncate(MAX_RECENT * 2);
     }
@@ -249,10 +265,19 @@ pub struct TreeUi {
 pub enum RuntimeState {
     #[default]
     Unknown,
-    Ready { version: String },
-    Missing { how_to_fix: String },
-    Installing { fraction: Option<f32>, text: String },
-    InstallFailed { error: String },
+    Ready {
+        version: String,
+    },
+    Missing {
+        how_to_fix: String,
+    },
+    Installing {
+        fraction: Option<f32>,
+        text: String,
+    },
+    InstallFailed {
+        error: String,
+    },
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -260,9 +285,15 @@ pub enum ServerPhase {
     #[default]
     Stopped,
     Starting,
-    Running { rest: Option<SocketAddr>, grpc: Option<SocketAddr>, model_name: String },
+    Running {
+        rest: Option<SocketAddr>,
+        grpc: Option<SocketAddr>,
+        model_name: String,
+    },
     Stopping,
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
 }
 
 #[derive(Clone, Debug, Default)]
@@ -419,7 +450,11 @@ pub struct AppState {
 
 impl AppState {
     pub fn notify(&mut self, level: NoticeLevel, text: impl Into<String>) {
-        self.notices.push(Notice { level, text: text.into(), at: Instant::now() });
+        self.notices.push(Notice {
+            level,
+            text: text.into(),
+            at: Instant::now(),
+        });
         if self.notices.len() > 20 {
             self.notices.remove(0);
         }
@@ -470,8 +505,19 @@ impl AppState {
     /// A label for the current target.
     pub fn target_title(&self) -> String {
         match (self.target, &self.server.phase, &self.remote) {
-            (TargetChoice::Embedded, ServerPhase::Running { rest, grpc, model_name }, _) => {
-                let addr = rest.or(*grpc).map(|addr| addr.to_string()).unwrap_or_default();
+            (
+                TargetChoice::Embedded,
+                ServerPhase::Running {
+                    rest,
+                    grpc,
+                    model_name,
+                },
+                _,
+            ) => {
+                let addr = rest
+                    .or(*grpc)
+                    .map(|addr| addr.to_string())
+                    .unwrap_or_default();
                 format!("embedded server {addr} / {model_name}")
             }
             (TargetChoice::Embedded, _, _) => "embedded server (not running)".into(),

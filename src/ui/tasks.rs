@@ -6,7 +6,9 @@ use super::state::{PredictOutcome, RuntimeState, Sample};
 use crate::client::VersionState;
 use crate::model::SavedModelInfo;
 use crate::runtime::{Backend, LoadOptions, TfBackend};
-use crate::server::{self, Loader, ModelSource, ModelStatus, ServerConfig, ServerHandle, VersionPolicy};
+use crate::server::{
+    self, Loader, ModelSource, ModelStatus, ServerConfig, ServerHandle, VersionPolicy,
+};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,27 +20,69 @@ const MAX_IMAGE_BYTES: u64 = 64 << 20;
 
 /// What background tasks report.
 pub enum Event {
-    ModelOpened { seq: u64, opened: PathBuf, result: Result<(SavedModelInfo, f64), String> },
+    ModelOpened {
+        seq: u64,
+        opened: PathBuf,
+        result: Result<(SavedModelInfo, f64), String>,
+    },
     /// An open that was not a model finished (its image or rejection was sent).
-    OpenDone { seq: u64 },
+    OpenDone {
+        seq: u64,
+    },
     /// A file the user opened or dropped is an image.
-    ImageLoaded { name: String, bytes: Arc<Vec<u8>> },
+    ImageLoaded {
+        name: String,
+        bytes: Arc<Vec<u8>>,
+    },
     /// A path that is neither a model nor an image (or could not be read).
-    PathRejected { message: String },
+    PathRejected {
+        message: String,
+    },
     FolderPicked(PathBuf),
-    ConnectionTested { seq: u64, result: Result<String, String> },
-    Connected { seq: u64, settings: super::state::ConnectionSettings, result: Result<(SavedModelInfo, Vec<VersionState>), String> },
+    ConnectionTested {
+        seq: u64,
+        result: Result<String, String>,
+    },
+    Connected {
+        seq: u64,
+        settings: super::state::ConnectionSettings,
+        result: Result<(SavedModelInfo, Vec<VersionState>), String>,
+    },
     Runtime(RuntimeState),
-    ServerStarted { rest: Option<SocketAddr>, grpc: Option<SocketAddr>, model_name: String },
+    ServerStarted {
+        rest: Option<SocketAddr>,
+        grpc: Option<SocketAddr>,
+        model_name: String,
+    },
     ServerFailed(String),
     ServerModels(Vec<ModelStatus>),
     ServerStopped,
-    Thumbnail { id: u64, result: Result<egui::ColorImage, String> },
-    Predicted { id: u64, result: Result<PredictOutcome, String>, curl: Option<String> },
-    LatencySamples { run: u64, samples: Vec<Sample> },
-    LatencyDone { run: u64, first_error: Option<String>, elapsed_s: f64 },
-    SaveTargetPicked { kind: SaveKind, path: PathBuf },
-    Notice { error: bool, text: String },
+    Thumbnail {
+        id: u64,
+        result: Result<egui::ColorImage, String>,
+    },
+    Predicted {
+        id: u64,
+        result: Result<PredictOutcome, String>,
+        curl: Option<String>,
+    },
+    LatencySamples {
+        run: u64,
+        samples: Vec<Sample>,
+    },
+    LatencyDone {
+        run: u64,
+        first_error: Option<String>,
+        elapsed_s: f64,
+    },
+    SaveTargetPicked {
+        kind: SaveKind,
+        path: PathBuf,
+    },
+    Notice {
+        error: bool,
+        text: String,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,7 +123,10 @@ impl Tasks {
         let (tx, rx) = channel();
         Ok(Tasks {
             runtime: Some(runtime),
-            reporter: Reporter { tx, ctx: ctx.clone() },
+            reporter: Reporter {
+                tx,
+                ctx: ctx.clone(),
+            },
             rx,
             server: Arc::new(tokio::sync::Mutex::new(None)),
         })
@@ -163,7 +210,11 @@ impl Tasks {
                 SaveKind::Csv => ("Export latencies as CSV", "CSV", "csv"),
                 SaveKind::Png => ("Export the chart as PNG", "PNG image", "png"),
             };
-            let picked = rfd::FileDialog::new().set_title(title).set_file_name(default_name).add_filter(filter, &[ext]).save_file();
+            let picked = rfd::FileDialog::new()
+                .set_title(title)
+                .set_file_name(default_name)
+                .add_filter(filter, &[ext])
+                .save_file();
             if let Some(path) = picked {
                 reporter.send(Event::SaveTargetPicked { kind, path });
             }
@@ -174,11 +225,13 @@ impl Tasks {
     pub fn thumbnail(&self, id: u64, bytes: Arc<Vec<u8>>) {
         let reporter = self.reporter();
         self.spawn_blocking(move || {
-            let result = crate::imaging::decode_image(&bytes).map_err(|err| err.to_string()).map(|decoded| {
-                let small = decoded.image.thumbnail(256, 256).to_rgba8();
-                let size = [small.width() as usize, small.height() as usize];
-                egui::ColorImage::from_rgba_unmultiplied(size, small.as_raw())
-            });
+            let result = crate::imaging::decode_image(&bytes)
+                .map_err(|err| err.to_string())
+                .map(|decoded| {
+                    let small = decoded.image.thumbnail(256, 256).to_rgba8();
+                    let size = [small.width() as usize, small.height() as usize];
+                    egui::ColorImage::from_rgba_unmultiplied(size, small.as_raw())
+                });
             reporter.send(Event::Thumbnail { id, result });
         });
     }
@@ -199,8 +252,12 @@ impl Tasks {
                 progress_reporter.send(Event::Runtime(install_progress_state(&progress)));
             });
             reporter.send(Event::Runtime(match result {
-                Ok(location) => RuntimeState::Ready { version: location.version.unwrap_or_else(|| version.to_string()) },
-                Err(err) => RuntimeState::InstallFailed { error: err.to_string() },
+                Ok(location) => RuntimeState::Ready {
+                    version: location.version.unwrap_or_else(|| version.to_string()),
+                },
+                Err(err) => RuntimeState::InstallFailed {
+                    error: err.to_string(),
+                },
             }));
         });
     }
@@ -219,18 +276,26 @@ impl Tasks {
             })
             .await;
             match loaded {
-                Ok(Ok(runtime)) => reporter.send(Event::Runtime(RuntimeState::Ready { version: runtime.version.clone() })),
+                Ok(Ok(runtime)) => reporter.send(Event::Runtime(RuntimeState::Ready {
+                    version: runtime.version.clone(),
+                })),
                 Ok(Err(crate::runtime::RuntimeError::LibraryNotFound { how_to_fix })) => {
                     reporter.send(Event::Runtime(RuntimeState::Missing { how_to_fix }));
-                    reporter.send(Event::ServerFailed("the TensorFlow runtime (libtensorflow) is not installed".into()));
+                    reporter.send(Event::ServerFailed(
+                        "the TensorFlow runtime (libtensorflow) is not installed".into(),
+                    ));
                     return;
                 }
                 Ok(Err(err)) => {
-                    reporter.send(Event::ServerFailed(format!("cannot load TensorFlow: {err}")));
+                    reporter.send(Event::ServerFailed(format!(
+                        "cannot load TensorFlow: {err}"
+                    )));
                     return;
                 }
                 Err(join) => {
-                    reporter.send(Event::ServerFailed(format!("loading TensorFlow stopped: {join}")));
+                    reporter.send(Event::ServerFailed(format!(
+                        "loading TensorFlow stopped: {join}"
+                    )));
                     return;
                 }
             }
@@ -244,7 +309,11 @@ impl Tasks {
             };
             match server::start(config).await {
                 Ok(handle) => {
-                    reporter.send(Event::ServerStarted { rest: handle.rest_addr(), grpc: handle.grpc_addr(), model_name });
+                    reporter.send(Event::ServerStarted {
+                        rest: handle.rest_addr(),
+                        grpc: handle.grpc_addr(),
+                        model_name,
+                    });
                     reporter.send(Event::ServerModels(handle.models()));
                     *slot.lock().await = Some(handle);
                     watch_server(slot, reporter).await;
@@ -306,15 +375,17 @@ pub struct ServerRequest {
 
 impl ServerRequest {
     fn config(&self) -> Result<ServerConfig, String> {
-        let host: IpAddr = self
-            .host
-            .trim()
-            .parse()
-            .map_err(|_| format!("'{}' is not an IP address (use 127.0.0.1 to stay local, 0.0.0.0 to listen on all)", self.host))?;
+        let host: IpAddr = self.host.trim().parse().map_err(|_| {
+            format!(
+                "'{}' is not an IP address (use 127.0.0.1 to stay local, 0.0.0.0 to listen on all)",
+                self.host
+            )
+        })?;
         let source = self.model_source()?;
         let options = LoadOptions::default();
-        let loader: Loader =
-            Arc::new(move |dir: &Path| TfBackend::load(dir, &options).map(|backend| Arc::new(backend) as Arc<dyn Backend>));
+        let loader: Loader = Arc::new(move |dir: &Path| {
+            TfBackend::load(dir, &options).map(|backend| Arc::new(backend) as Arc<dyn Backend>)
+        });
         let mut config = ServerConfig::new(vec![source], loader);
         config.host = host;
         config.grpc_port = Some(self.grpc_port);
@@ -330,26 +401,36 @@ impl ServerRequest {
         if let Some(base) = &self.base_path {
             let mut source = ModelSource::new(&self.model_name, base);
             if let Some(version) = self.version {
-                source.policy = VersionPolicy::Specific { versions: vec![version] };
+                source.policy = VersionPolicy::Specific {
+                    versions: vec![version],
+                };
             }
             return Ok(source);
         }
         if let (Some(version), Some(parent)) = (self.version, self.version_dir.parent()) {
             let mut source = ModelSource::new(&self.model_name, parent);
-            source.policy = VersionPolicy::Specific { versions: vec![version] };
+            source.policy = VersionPolicy::Specific {
+                versions: vec![version],
+            };
             return Ok(source);
         }
-        linked_base_path(&self.version_dir, &self.model_name).map(|base| ModelSource::new(&self.model_name, base))
+        linked_base_path(&self.version_dir, &self.model_name)
+            .map(|base| ModelSource::new(&self.model_name, base))
     }
 }
 
 #[cfg(unix)]
 fn linked_base_path(version_dir: &Path, name: &str) -> Result<PathBuf, String> {
-    let absolute = std::fs::canonicalize(version_dir).map_err(|err| format!("{}: {err}", version_dir.display()))?;
-    let base = std::env::temp_dir().join(format!("tfprobe-serve-{}", std::process::id())).join(name);
+    let absolute = std::fs::canonicalize(version_dir)
+        .map_err(|err| format!("{}: {err}", version_dir.display()))?;
+    let base = std::env::temp_dir()
+        .join(format!("tfprobe-serve-{}", std::process::id()))
+        .join(name);
     let _ = std::fs::remove_dir_all(&base);
-    std::fs::create_dir_all(&base).map_err(|err| format!("cannot create {}: {err}", base.display()))?;
-    std::os::unix::fs::symlink(&absolute, base.join("1")).map_err(|err| format!("cannot link the model as version 1: {err}"))?;
+    std::fs::create_dir_all(&base)
+        .map_err(|err| format!("cannot create {}: {err}", base.display()))?;
+    std::os::unix::fs::symlink(&absolute, base.join("1"))
+        .map_err(|err| format!("cannot link the model as version 1: {err}"))?;
     Ok(base)
 }
 
@@ -373,15 +454,27 @@ fn isolate_tensorflow_symbols() {
     if crate::runtime::library::loaded().is_some() {
         return;
     }
-    let Ok(location) = crate::runtime::discovery::discover() else { return };
+    let Ok(location) = crate::runtime::discovery::discover() else {
+        return;
+    };
     for name in [FRAMEWORK_LIB, LIB_NAME] {
         let path = location.dir.join(name);
-        let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_bytes()) else { continue };
+        let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+            continue;
+        };
         // SAFETY: dlopen of a library the runtime module is about to load anyway; the
         // handle is kept for the life of the process (TensorFlow is never unloaded).
-        let handle = unsafe { libc::dlopen(c_path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL | libc::RTLD_DEEPBIND) };
+        let handle = unsafe {
+            libc::dlopen(
+                c_path.as_ptr(),
+                libc::RTLD_NOW | libc::RTLD_LOCAL | libc::RTLD_DEEPBIND,
+            )
+        };
         if handle.is_null() {
-            tracing::debug!("pre-loading {} with RTLD_DEEPBIND failed; the normal load will report why", path.display());
+            tracing::debug!(
+                "pre-loading {} with RTLD_DEEPBIND failed; the normal load will report why",
+                path.display()
+            );
             return;
         }
     }
@@ -392,12 +485,20 @@ fn isolate_tensorflow_symbols() {}
 
 fn runtime_state() -> RuntimeState {
     if let Some(loaded) = crate::runtime::library::loaded() {
-        return RuntimeState::Ready { version: loaded.version.clone() };
+        return RuntimeState::Ready {
+            version: loaded.version.clone(),
+        };
     }
     match crate::runtime::discovery::discover() {
-        Ok(location) => RuntimeState::Ready { version: location.version.unwrap_or_else(|| "found".into()) },
-        Err(crate::runtime::RuntimeError::LibraryNotFound { how_to_fix }) => RuntimeState::Missing { how_to_fix },
-        Err(err) => RuntimeState::Missing { how_to_fix: err.to_string() },
+        Ok(location) => RuntimeState::Ready {
+            version: location.version.unwrap_or_else(|| "found".into()),
+        },
+        Err(crate::runtime::RuntimeError::LibraryNotFound { how_to_fix }) => {
+            RuntimeState::Missing { how_to_fix }
+        }
+        Err(err) => RuntimeState::Missing {
+            how_to_fix: err.to_string(),
+        },
     }
 }
 
@@ -405,13 +506,28 @@ fn install_progress_state(progress: &crate::runtime::install::InstallProgress) -
     use crate::runtime::install::InstallProgress as P;
     let mb = |bytes: u64| bytes as f64 / 1e6;
     let (fraction, text) = match progress {
-        P::AlreadyInstalled { dir } => (Some(1.0), format!("already installed in {}", dir.display())),
-        P::WaitingForLock { lock } => (None, format!("waiting for another install ({})", lock.display())),
-        P::Downloading { downloaded, total: Some(total) } if *total > 0 => (
-            Some((*downloaded as f32 / *total as f32).min(1.0) * 0.8),
-            format!("downloading tensorflow-cpu: {:.0} / {:.0} MB", mb(*downloaded), mb(*total)),
+        P::AlreadyInstalled { dir } => {
+            (Some(1.0), format!("already installed in {}", dir.display()))
+        }
+        P::WaitingForLock { lock } => (
+            None,
+            format!("waiting for another install ({})", lock.display()),
         ),
-        P::Downloading { downloaded, .. } => (None, format!("downloading tensorflow-cpu: {:.0} MB", mb(*downloaded))),
+        P::Downloading {
+            downloaded,
+            total: Some(total),
+        } if *total > 0 => (
+            Some((*downloaded as f32 / *total as f32).min(1.0) * 0.8),
+            format!(
+                "downloading tensorflow-cpu: {:.0} / {:.0} MB",
+                mb(*downloaded),
+                mb(*total)
+            ),
+        ),
+        P::Downloading { downloaded, .. } => (
+            None,
+            format!("downloading tensorflow-cpu: {:.0} MB", mb(*downloaded)),
+        ),
         P::Extracting { file, done, total } => (
             Some(0.8 + 0.2 * (*done as f32 / (*total).max(1) as f32).min(1.0)),
             format!("extracting {file}: {:.0} / {:.0} MB", mb(*done), mb(*total)),
@@ -423,32 +539,51 @@ fn install_progress_state(progress: &crate::runtime::install::InstallProgress) -
 
 /// A model folder, a `saved_model.pb`, or an image file.
 fn open_path_blocking(seq: u64, path: PathBuf) -> Event {
-    let is_model_file = path.file_name().is_some_and(|name| name == "saved_model.pb" || name == "saved_model.pbtxt");
+    let is_model_file = path
+        .file_name()
+        .is_some_and(|name| name == "saved_model.pb" || name == "saved_model.pbtxt");
     if path.is_dir() || is_model_file || !path.exists() {
         let started = Instant::now();
         let result = crate::model::open(&path)
             .map(|info| (info, started.elapsed().as_secs_f64() * 1000.0))
             .map_err(|err| err.to_string());
-        return Event::ModelOpened { seq, opened: path, result };
+        return Event::ModelOpened {
+            seq,
+            opened: path,
+            result,
+        };
     }
     read_image_event(&path)
 }
 
 /// Reads a file that should be an image; explains what it is otherwise.
 pub fn read_image_event(path: &Path) -> Event {
-    let name = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string());
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string());
     match std::fs::metadata(path) {
         Ok(meta) if meta.len() > MAX_IMAGE_BYTES => {
             return Event::PathRejected {
-                message: format!("{name} is {:.0} MB; images up to {} MB are accepted", meta.len() as f64 / 1e6, MAX_IMAGE_BYTES >> 20),
+                message: format!(
+                    "{name} is {:.0} MB; images up to {} MB are accepted",
+                    meta.len() as f64 / 1e6,
+                    MAX_IMAGE_BYTES >> 20
+                ),
             };
         }
-        Err(err) => return Event::PathRejected { message: format!("cannot read {}: {err}", path.display()) },
+        Err(err) => {
+            return Event::PathRejected {
+                message: format!("cannot read {}: {err}", path.display()),
+            };
+        }
         Ok(_) => {}
     }
     match std::fs::read(path) {
         Ok(bytes) => image_or_rejection(name, bytes),
-        Err(err) => Event::PathRejected { message: format!("cannot read {}: {err}", path.display()) },
+        Err(err) => Event::PathRejected {
+            message: format!("cannot read {}: {err}", path.display()),
+        },
     }
 }
 
@@ -459,7 +594,10 @@ pub fn image_or_rejection(name: String, bytes: Vec<u8>) -> Event {
         matches!(format, F::Jpeg | F::Png | F::WebP | F::Bmp | F::Gif)
     });
     match known {
-        Some(_) => Event::ImageLoaded { name, bytes: Arc::new(bytes) },
+        Some(_) => Event::ImageLoaded {
+            name,
+            bytes: Arc::new(bytes),
+        },
         None => Event::PathRejected {
             message: format!(
                 "{name} is neither a SavedModel nor an image. Drop a SavedModel folder (holding saved_model.pb, or \

@@ -32,7 +32,12 @@ pub fn chip(ui: &mut Ui, text: &str, tone: Tone) -> egui::Response {
         .fill(fill)
         .corner_radius(4.0)
         .inner_margin(Margin::symmetric(5, 1))
-        .show(ui, |ui| ui.add(egui::Label::new(RichText::new(text).monospace().color(color)).sense(Sense::click())));
+        .show(ui, |ui| {
+            ui.add(
+                egui::Label::new(RichText::new(text).monospace().color(color))
+                    .sense(Sense::click()),
+            )
+        });
     let response = inner.inner;
     if response.clicked() {
         ui.ctx().copy_text(text.to_string());
@@ -93,24 +98,30 @@ pub fn bytes_text(bytes: u64) -> String {
         value /= 1000.0;
         unit += 1;
     }
-    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 /// A box for an error message that wraps and can be copied.
 pub fn error_box(ui: &mut Ui, title: &str, message: &str) -> bool {
     let mut dismissed = false;
     let error_color = ui.visuals().error_fg_color;
-    Frame::group(ui.style()).stroke(egui::Stroke::new(1.0, error_color)).show(ui, |ui| {
-        ui.horizontal(|ui| {
-            ui.label(RichText::new(title).strong().color(error_color));
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                if ui.small_button("Dismiss").clicked() {
-                    dismissed = true;
-                }
-                copy_button(ui, "Copy", message);
+    Frame::group(ui.style())
+        .stroke(egui::Stroke::new(1.0, error_color))
+        .show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.label(RichText::new(title).strong().color(error_color));
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    if ui.small_button("Dismiss").clicked() {
+                        dismissed = true;
+                    }
+                    copy_button(ui, "Copy", message);
+                });
             });
+            ui.add(egui::Label::new(message).wrap());
         });
-        ui.add(egui::Label::new(message).wrap());
-    });
     dismissed
 }

@@ -79,13 +79,21 @@ pub async fn fake_rest(delay: Duration, fail_every: u64) -> FakeRest {
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    FakeRest { addr, predicts, task }
+    FakeRest {
+        addr,
+        predicts,
+        task,
+    }
 }
 
 /// A web server that answers everything with a 404 HTML page.
 pub async fn html_404() -> (SocketAddr, tokio::task::JoinHandle<()>) {
     let app = axum::Router::new().fallback(|| async {
-        reply(StatusCode::NOT_FOUND, "text/html", "<html><body><h1>404 Not Found</h1></body></html>")
+        reply(
+            StatusCode::NOT_FOUND,
+            "text/html",
+            "<html><body><h1>404 Not Found</h1></body></html>",
+        )
     });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -114,16 +122,20 @@ pub fn config(addr: SocketAddr, protocol: Protocol, model: &str) -> ClientConfig
 
 /// A self-signed certificate for `localhost` and 127.0.0.1: (PEM, rustls server config).
 pub fn self_signed(alpn: &[&[u8]]) -> (String, Arc<rustls::ServerConfig>) {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .unwrap();
     let pem = certified.cert.pem();
     let cert = certified.cert.der().clone();
     let key = rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert], key)
-        .unwrap();
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert], key)
+    .unwrap();
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     (pem, Arc::new(config))
 }
@@ -139,11 +151,17 @@ pub async fn tls_proxy(
     let task = tokio::spawn(async move {
         // Bounded: a test opens a handful of connections.
         for _ in 0..64 {
-            let Ok((tcp, _)) = listener.accept().await else { return };
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
-                let Ok(mut tls) = acceptor.accept(tcp).await else { return };
-                let Ok(mut upstream) = tokio::net::TcpStream::connect(backend).await else { return };
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let Ok(mut upstream) = tokio::net::TcpStream::connect(backend).await else {
+                    return;
+                };
                 let _ = tokio::io::copy_bidirectional(&mut tls, &mut upstream).await;
             });
         }

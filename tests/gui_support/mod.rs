@@ -19,9 +19,18 @@ pub fn repo() -> PathBuf {
 
 /// The app with default settings, opening `paths`.
 pub fn app_harness(paths: Vec<PathBuf>) -> Harness<'static, TfprobeApp> {
-    Harness::builder().with_size(egui::vec2(1280.0, 800.0)).build_eframe(move |cc| {
-        TfprobeApp::new(cc, LaunchOptions { paths, fresh_state: true, ..LaunchOptions::default() })
-    })
+    Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .build_eframe(move |cc| {
+            TfprobeApp::new(
+                cc,
+                LaunchOptions {
+                    paths,
+                    fresh_state: true,
+                    ..LaunchOptions::default()
+                },
+            )
+        })
 }
 
 /// Steps frames until `done` holds; panics with `what` after `timeout`.
@@ -39,7 +48,10 @@ pub fn wait_until(
             harness.step();
             return;
         }
-        assert!(started.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            started.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(15));
     }
 }
@@ -62,7 +74,10 @@ impl egui::DroppedFile for TestDroppedFile {
 
 /// Drops `path` onto the window, as a desktop drag-and-drop does.
 pub fn drop_file(harness: &mut Harness<'static, TfprobeApp>, path: PathBuf) {
-    harness.input_mut().dropped_files.push(Arc::new(TestDroppedFile { path }));
+    harness
+        .input_mut()
+        .dropped_files
+        .push(Arc::new(TestDroppedFile { path }));
 }
 
 /// A backend with the real signature tree of a SavedModel (read without TensorFlow)
@@ -81,11 +96,21 @@ impl Backend for FixedScores {
         &self.info
     }
 
-    fn run(&self, _signature_key: &str, inputs: NamedTensors, _output_keys: &[String]) -> Result<NamedTensors, RuntimeError> {
+    fn run(
+        &self,
+        _signature_key: &str,
+        inputs: NamedTensors,
+        _output_keys: &[String],
+    ) -> Result<NamedTensors, RuntimeError> {
         if !self.delay.is_zero() {
             std::thread::sleep(self.delay);
         }
-        let batch = inputs.values().next().map(|tensor| tensor.shape.first().copied().unwrap_or(1)).unwrap_or(1).max(1);
+        let batch = inputs
+            .values()
+            .next()
+            .map(|tensor| tensor.shape.first().copied().unwrap_or(1))
+            .unwrap_or(1)
+            .max(1);
         let mut scores = Vec::with_capacity(1001 * batch as usize);
         for _ in 0..batch {
             let mut row = vec![0.0f32; 1001];
@@ -95,9 +120,17 @@ impl Backend for FixedScores {
             row[285] = 0.04;
             scores.extend(row);
         }
-        let probabilities = Tensor::new(vec![batch, 1001], TensorData::Float(scores)).expect("scores");
-        let classes = Tensor::new(vec![batch], TensorData::Int64(vec![TOP_CLASS as i64; batch as usize])).expect("classes");
-        Ok(NamedTensors::from([("probabilities".to_string(), probabilities), ("classes".to_string(), classes)]))
+        let probabilities =
+            Tensor::new(vec![batch, 1001], TensorData::Float(scores)).expect("scores");
+        let classes = Tensor::new(
+            vec![batch],
+            TensorData::Int64(vec![TOP_CLASS as i64; batch as usize]),
+        )
+        .expect("classes");
+        Ok(NamedTensors::from([
+            ("probabilities".to_string(), probabilities),
+            ("classes".to_string(), classes),
+        ]))
     }
 }
 
@@ -120,17 +153,35 @@ impl FakeServer {
         config.grpc_port = Some(0);
         config.rest_port = Some(0);
         config.poll_interval = None;
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio");
-        let handle = runtime.block_on(tfprobe::server::start(config)).expect("the fake server starts");
-        FakeServer { runtime, handle: Some(handle), model_name: "lite".into() }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("tokio");
+        let handle = runtime
+            .block_on(tfprobe::server::start(config))
+            .expect("the fake server starts");
+        FakeServer {
+            runtime,
+            handle: Some(handle),
+            model_name: "lite".into(),
+        }
     }
 
     pub fn rest_port(&self) -> u16 {
-        self.handle.as_ref().and_then(ServerHandle::rest_addr).map(|addr| addr.port()).expect("REST port")
+        self.handle
+            .as_ref()
+            .and_then(ServerHandle::rest_addr)
+            .map(|addr| addr.port())
+            .expect("REST port")
     }
 
     pub fn grpc_port(&self) -> u16 {
-        self.handle.as_ref().and_then(ServerHandle::grpc_addr).map(|addr| addr.port()).expect("gRPC port")
+        self.handle
+            .as_ref()
+            .and_then(ServerHandle::grpc_addr)
+            .map(|addr| addr.port())
+            .expect("gRPC port")
     }
 
     /// Connection settings of the Connect dialog that reach this server over REST.
@@ -147,7 +198,8 @@ impl FakeServer {
 impl Drop for FakeServer {
     fn drop(&mut self) {
         if let Some(handle) = self.handle.take() {
-            self.runtime.block_on(handle.shutdown_with_grace(Duration::from_secs(2)));
+            self.runtime
+                .block_on(handle.shutdown_with_grace(Duration::from_secs(2)));
         }
     }
 }

@@ -25,7 +25,8 @@ pub fn fixture(name: &str) -> PathBuf {
 /// Loads SavedModels with the real TensorFlow runtime (installed on first use).
 pub fn tf_loader() -> Loader {
     Arc::new(|dir: &Path| {
-        TfBackend::load(dir, &LoadOptions::default()).map(|backend| Arc::new(backend) as Arc<dyn Backend>)
+        TfBackend::load(dir, &LoadOptions::default())
+            .map(|backend| Arc::new(backend) as Arc<dyn Backend>)
     })
 }
 
@@ -69,16 +70,23 @@ pub struct Reply {
 
 impl Reply {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|err| panic!("not JSON ({err}): {}", self.body))
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|err| panic!("not JSON ({err}): {}", self.body))
     }
 
     /// The `error` message of a TF Serving error body.
     pub fn error(&self) -> String {
-        self.json()["error"].as_str().unwrap_or_else(|| panic!("no error in {}", self.body)).to_string()
+        self.json()["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error in {}", self.body))
+            .to_string()
     }
 }
 
@@ -92,8 +100,12 @@ impl Http {
     pub fn connect(addr: SocketAddr) -> Http {
         let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(10)).expect("connect");
         stream.set_nodelay(true).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-        Http { reader: BufReader::new(stream) }
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        Http {
+            reader: BufReader::new(stream),
+        }
     }
 
     pub fn get(&mut self, path: &str) -> Reply {
@@ -121,9 +133,11 @@ impl Http {
     fn read_reply(&mut self) -> Reply {
         let mut line = String::new();
         self.reader.read_line(&mut line).expect("status line");
-        let status: u16 = line.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or_else(|| {
-            panic!("bad status line {line:?}")
-        });
+        let status: u16 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or_else(|| panic!("bad status line {line:?}"));
         let mut headers = Vec::new();
         loop {
             line.clear();
@@ -142,7 +156,11 @@ impl Http {
             .expect("the server sends Content-Length");
         let mut body = vec![0u8; length];
         self.reader.read_exact(&mut body).expect("body");
-        Reply { status, headers, body: String::from_utf8(body).expect("UTF-8 body") }
+        Reply {
+            status,
+            headers,
+            body: String::from_utf8(body).expect("UTF-8 body"),
+        }
     }
 }
 
@@ -164,8 +182,14 @@ pub fn tensor_json(tensor: &Tensor) -> serde_json::Value {
     let flat: Vec<serde_json::Value> = match &tensor.data {
         TensorData::Float(v) => v.iter().map(|x| serde_json::json!(x)).collect(),
         TensorData::Double(v) => v.iter().map(|x| serde_json::json!(x)).collect(),
-        TensorData::Half(v) => v.iter().map(|x| serde_json::json!(half::f16::from_bits(*x).to_f32())).collect(),
-        TensorData::BFloat16(v) => v.iter().map(|x| serde_json::json!(half::bf16::from_bits(*x).to_f32())).collect(),
+        TensorData::Half(v) => v
+            .iter()
+            .map(|x| serde_json::json!(half::f16::from_bits(*x).to_f32()))
+            .collect(),
+        TensorData::BFloat16(v) => v
+            .iter()
+            .map(|x| serde_json::json!(half::bf16::from_bits(*x).to_f32()))
+            .collect(),
         TensorData::Int8(v) => v.iter().map(|x| serde_json::json!(x)).collect(),
         TensorData::Int16(v) => v.iter().map(|x| serde_json::json!(x)).collect(),
         TensorData::Int32(v) => v.iter().map(|x| serde_json::json!(x)).collect(),
@@ -175,7 +199,10 @@ pub fn tensor_json(tensor: &Tensor) -> serde_json::Value {
         TensorData::UInt32(v) => v.iter().map(|x| serde_json::json!(x)).collect(),
         TensorData::UInt64(v) => v.iter().map(|x| serde_json::json!(x)).collect(),
         TensorData::Bool(v) => v.iter().map(|x| serde_json::json!(x)).collect(),
-        TensorData::String(v) => v.iter().map(|x| serde_json::json!({ "b64": b64(x) })).collect(),
+        TensorData::String(v) => v
+            .iter()
+            .map(|x| serde_json::json!({ "b64": b64(x) }))
+            .collect(),
     };
     nest(&flat, &tensor.shape)
 }
@@ -185,7 +212,11 @@ fn nest(flat: &[serde_json::Value], shape: &[u64]) -> serde_json::Value {
         None => flat[0].clone(),
         Some((&outer, inner)) => {
             let step: usize = inner.iter().product::<u64>() as usize;
-            serde_json::Value::Array((0..outer as usize).map(|i| nest(&flat[i * step..(i + 1) * step], inner)).collect())
+            serde_json::Value::Array(
+                (0..outer as usize)
+                    .map(|i| nest(&flat[i * step..(i + 1) * step], inner))
+                    .collect(),
+            )
         }
     }
 }
@@ -195,16 +226,36 @@ fn nest(flat: &[serde_json::Value], shape: &[u64]) -> serde_json::Value {
 pub fn tensor_from_values(like: &Tensor, value: &serde_json::Value) -> Tensor {
     let mut flat = Vec::new();
     flatten(value, &mut flat);
-    let f64s = || flat.iter().map(|v| v.as_f64().unwrap_or_else(|| panic!("number: {v}"))).collect::<Vec<_>>();
-    let i64s = || flat.iter().map(|v| v.as_i64().unwrap_or_else(|| panic!("integer: {v}"))).collect::<Vec<_>>();
-    let u64s = || flat.iter().map(|v| v.as_u64().unwrap_or_else(|| panic!("unsigned: {v}"))).collect::<Vec<_>>();
+    let f64s = || {
+        flat.iter()
+            .map(|v| v.as_f64().unwrap_or_else(|| panic!("number: {v}")))
+            .collect::<Vec<_>>()
+    };
+    let i64s = || {
+        flat.iter()
+            .map(|v| v.as_i64().unwrap_or_else(|| panic!("integer: {v}")))
+            .collect::<Vec<_>>()
+    };
+    let u64s = || {
+        flat.iter()
+            .map(|v| v.as_u64().unwrap_or_else(|| panic!("unsigned: {v}")))
+            .collect::<Vec<_>>()
+    };
     let data = match &like.data {
         TensorData::Float(_) => TensorData::Float(f64s().into_iter().map(|x| x as f32).collect()),
         TensorData::Double(_) => TensorData::Double(f64s()),
-        TensorData::Half(_) => TensorData::Half(f64s().into_iter().map(|x| half::f16::from_f64(x).to_bits()).collect()),
-        TensorData::BFloat16(_) => {
-            TensorData::BFloat16(f64s().into_iter().map(|x| half::bf16::from_f64(x).to_bits()).collect())
-        }
+        TensorData::Half(_) => TensorData::Half(
+            f64s()
+                .into_iter()
+                .map(|x| half::f16::from_f64(x).to_bits())
+                .collect(),
+        ),
+        TensorData::BFloat16(_) => TensorData::BFloat16(
+            f64s()
+                .into_iter()
+                .map(|x| half::bf16::from_f64(x).to_bits())
+                .collect(),
+        ),
         TensorData::Int8(_) => TensorData::Int8(i64s().into_iter().map(|x| x as i8).collect()),
         TensorData::Int16(_) => TensorData::Int16(i64s().into_iter().map(|x| x as i16).collect()),
         TensorData::Int32(_) => TensorData::Int32(i64s().into_iter().map(|x| x as i32).collect()),
@@ -213,7 +264,9 @@ pub fn tensor_from_values(like: &Tensor, value: &serde_json::Value) -> Tensor {
         TensorData::UInt16(_) => TensorData::UInt16(u64s().into_iter().map(|x| x as u16).collect()),
         TensorData::UInt32(_) => TensorData::UInt32(u64s().into_iter().map(|x| x as u32).collect()),
         TensorData::UInt64(_) => TensorData::UInt64(u64s()),
-        TensorData::Bool(_) => TensorData::Bool(flat.iter().map(|v| v.as_bool().expect("bool")).collect()),
+        TensorData::Bool(_) => {
+            TensorData::Bool(flat.iter().map(|v| v.as_bool().expect("bool")).collect())
+        }
         TensorData::String(_) => TensorData::String(
             flat.iter()
                 .map(|v| match v {
@@ -237,5 +290,9 @@ fn flatten(value: &serde_json::Value, out: &mut Vec<serde_json::Value>) {
 
 /// A free loopback port (for a server started as a process).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

@@ -7,7 +7,9 @@
 use super::write_json_string;
 use crate::model::DType;
 use crate::pb::tensorflow::error::Code;
-use crate::pb::tensorflow::serving::{GetModelStatusResponse, SignatureDefMap, model_version_status};
+use crate::pb::tensorflow::serving::{
+    GetModelStatusResponse, SignatureDefMap, model_version_status,
+};
 use crate::pb::tensorflow::{TensorInfo, TensorShapeProto, tensor_info};
 
 /// A JSON tree whose objects keep their member order.
@@ -27,7 +29,10 @@ fn write(out: &mut String, node: &Node, indent: usize) {
         Node::Object(_) | Node::Map(_) => {
             let members: Vec<(&str, &Node)> = match node {
                 Node::Object(members) => members.iter().map(|(key, value)| (*key, value)).collect(),
-                Node::Map(members) => members.iter().map(|(key, value)| (key.as_str(), value)).collect(),
+                Node::Map(members) => members
+                    .iter()
+                    .map(|(key, value)| (key.as_str(), value))
+                    .collect(),
                 _ => unreachable!(),
             };
             if members.is_empty() {
@@ -102,7 +107,10 @@ pub fn status_json(response: &GetModelStatusResponse) -> String {
             Node::Object(members)
         })
         .collect();
-    let mut out = to_text(&Node::Object(vec![("model_version_status", Node::Array(statuses))]));
+    let mut out = to_text(&Node::Object(vec![(
+        "model_version_status",
+        Node::Array(statuses),
+    )]));
     out.push('\n');
     out
 }
@@ -141,7 +149,12 @@ pub fn metadata_json(model_name: &str, version: i64, signatures: &SignatureDefMa
 }
 
 fn tensor_infos<'a>(infos: impl IntoIterator<Item = (&'a String, &'a TensorInfo)>) -> Node {
-    Node::Map(infos.into_iter().map(|(key, info)| (key.clone(), tensor_info(info))).collect())
+    Node::Map(
+        infos
+            .into_iter()
+            .map(|(key, info)| (key.clone(), tensor_info(info)))
+            .collect(),
+    )
 }
 
 fn tensor_info(info: &TensorInfo) -> Node {
@@ -154,9 +167,18 @@ fn tensor_info(info: &TensorInfo) -> Node {
         Some(tensor_info::Encoding::CooSparse(sparse)) => members.push((
             "coo_sparse",
             Node::Object(vec![
-                ("values_tensor_name", Node::Str(sparse.values_tensor_name.clone())),
-                ("indices_tensor_name", Node::Str(sparse.indices_tensor_name.clone())),
-                ("dense_shape_tensor_name", Node::Str(sparse.dense_shape_tensor_name.clone())),
+                (
+                    "values_tensor_name",
+                    Node::Str(sparse.values_tensor_name.clone()),
+                ),
+                (
+                    "indices_tensor_name",
+                    Node::Str(sparse.indices_tensor_name.clone()),
+                ),
+                (
+                    "dense_shape_tensor_name",
+                    Node::Str(sparse.dense_shape_tensor_name.clone()),
+                ),
             ]),
         )),
         Some(tensor_info::Encoding::CompositeTensor(_)) => {
@@ -172,10 +194,16 @@ fn tensor_shape(shape: &TensorShapeProto) -> Node {
         .dim
         .iter()
         .map(|dim| {
-            Node::Object(vec![("size", Node::Str(dim.size.to_string())), ("name", Node::Str(dim.name.clone()))])
+            Node::Object(vec![
+                ("size", Node::Str(dim.size.to_string())),
+                ("name", Node::Str(dim.name.clone())),
+            ])
         })
         .collect();
-    Node::Object(vec![("dim", Node::Array(dims)), ("unknown_rank", Node::Bool(shape.unknown_rank))])
+    Node::Object(vec![
+        ("dim", Node::Array(dims)),
+        ("unknown_rank", Node::Bool(shape.unknown_rank)),
+    ])
 }
 
 #[cfg(test)]
@@ -189,7 +217,10 @@ mod tests {
             model_version_status: vec![ModelVersionStatus {
                 version: 1_538_687_457,
                 state: model_version_status::State::Available as i32,
-                status: Some(StatusProto { error_code: Code::Ok as i32, error_message: String::new() }),
+                status: Some(StatusProto {
+                    error_code: Code::Ok as i32,
+                    error_message: String::new(),
+                }),
             }],
         };
         let expected = "{\n \"model_version_status\": [\n  {\n   \"version\": \"1538687457\",\n   \"state\": \"AVAILABLE\",\n   \"status\": {\n    \"error_code\": \"OK\",\n    \"error_message\": \"\"\n   }\n  }\n ]\n}\n";
@@ -215,16 +246,26 @@ mod tests {
                 name: "y:0".into(),
             }],
         };
-        map.signature_def.insert("serving_default".into(), signature.to_proto());
+        map.signature_def
+            .insert("serving_default".into(), signature.to_proto());
         let text = metadata_json("half", 123, &map);
         assert!(text.starts_with("{\n\"model_spec\":{\n \"name\": \"half\",\n \"signature_name\": \"\",\n \"version\": \"123\"\n}\n,\n\"metadata\": {\"signature_def\": {\n \"signature_def\": {\n  \"serving_default\": {\n"), "{text}");
-        assert!(text.contains("\"dim\": [\n       {\n        \"size\": \"-1\",\n        \"name\": \"\"\n       },"), "{text}");
-        assert!(text.contains("\"dim\": [],\n      \"unknown_rank\": true"), "{text}");
+        assert!(
+            text.contains(
+                "\"dim\": [\n       {\n        \"size\": \"-1\",\n        \"name\": \"\"\n       },"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("\"dim\": [],\n      \"unknown_rank\": true"),
+            "{text}"
+        );
         assert!(text.contains("\"method_name\": \"tensorflow/serving/predict\",\n   \"defaults\": {}\n  }\n }\n}\n}\n}\n"), "{text}");
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(value["model_spec"]["version"], "123");
         assert_eq!(
-            value["metadata"]["signature_def"]["signature_def"]["serving_default"]["inputs"]["x"]["tensor_shape"]["dim"][1]["size"],
+            value["metadata"]["signature_def"]["signature_def"]["serving_default"]["inputs"]["x"]["tensor_shape"]
+                ["dim"][1]["size"],
             "1"
         );
     }

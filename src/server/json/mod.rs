@@ -6,9 +6,9 @@ mod parse;
 mod predict;
 
 pub use meta::{metadata_json, status_json};
-pub use parse::{Json, Number};
 #[cfg(test)]
 use parse::parse;
+pub use parse::{Json, Number};
 pub use predict::{PredictBody, outputs_json};
 
 use std::fmt::Write;
@@ -133,7 +133,9 @@ fn write_debug(out: &mut String, value: &Json) {
 /// Serving's JSON messages use.
 pub fn tf_type_name(dtype: crate::model::DType) -> String {
     let name = dtype.name();
-    name.strip_prefix("DT_").unwrap_or(&name).to_ascii_lowercase()
+    name.strip_prefix("DT_")
+        .unwrap_or(&name)
+        .to_ascii_lowercase()
 }
 
 #[cfg(test)]
@@ -146,7 +148,14 @@ mod tests {
         write_json_string(&mut out, "a\"b\\c\nd\u{1}é");
         assert_eq!(out, r#""a\"b\\c\nd\u0001é""#);
         let mut out = String::new();
-        for value in [1.0f32, 0.2, 2.416_283_2e-6, f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        for value in [
+            1.0f32,
+            0.2,
+            2.416_283_2e-6,
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+        ] {
             write_f32(&mut out, value);
             out.push(' ');
         }
@@ -159,7 +168,10 @@ mod tests {
     #[test]
     fn debug_strings_are_single_line_and_bounded() {
         let doc = parse(br#"{"instances": [1, 2.5, "x", {"b64": "YQ=="}]}"#).unwrap();
-        assert_eq!(debug_string(&doc), r#"{"instances": [1, 2.5, "x", {"b64": "YQ=="}]}"#);
+        assert_eq!(
+            debug_string(&doc),
+            r#"{"instances": [1, 2.5, "x", {"b64": "YQ=="}]}"#
+        );
         let long = Json::Array(vec![Json::Number(Number::Int(123_456)); 1000]);
         assert!(debug_string(&long).len() <= MAX_DEBUG_BYTES);
         assert_eq!(tf_type_name(crate::model::DType::FLOAT), "float");

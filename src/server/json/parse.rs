@@ -40,7 +40,10 @@ impl Json {
     /// The first member named `key` of an object.
     pub fn get(&self, key: &str) -> Option<&Json> {
         match self {
-            Json::Object(members) => members.iter().find(|(name, _)| name == key).map(|(_, value)| value),
+            Json::Object(members) => members
+                .iter()
+                .find(|(name, _)| name == key)
+                .map(|(_, value)| value),
             _ => None,
         }
     }
@@ -48,10 +51,12 @@ impl Json {
     /// `{"b64": "<string>"}` and nothing else: TF Serving's binary string form.
     pub fn as_b64(&self) -> Option<&str> {
         match self {
-            Json::Object(members) if members.len() == 1 && members[0].0 == "b64" => match &members[0].1 {
-                Json::String(text) => Some(text),
-                _ => None,
-            },
+            Json::Object(members) if members.len() == 1 && members[0].0 == "b64" => {
+                match &members[0].1 {
+                    Json::String(text) => Some(text),
+                    _ => None,
+                }
+            }
             _ => None,
         }
     }
@@ -194,10 +199,13 @@ impl Parser<'_> {
         self.pos += 1;
         // Fast path: no escapes.
         let rest = &self.text[self.pos..];
-        if let Some(end) = rest.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        if let Some(end) = rest
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
             && rest[end] == b'"'
         {
-            let text = std::str::from_utf8(&rest[..end]).map_err(|_| ("Invalid encoding in string.", start))?;
+            let text = std::str::from_utf8(&rest[..end])
+                .map_err(|_| ("Invalid encoding in string.", start))?;
             self.pos += end + 1;
             return Ok(text.to_owned());
         }
@@ -242,7 +250,8 @@ impl Parser<'_> {
                         }
                         code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
                     }
-                    let ch = char::from_u32(code).ok_or(("The surrogate pair in string is invalid.", self.pos))?;
+                    let ch = char::from_u32(code)
+                        .ok_or(("The surrogate pair in string is invalid.", self.pos))?;
                     let mut buf = [0u8; 4];
                     bytes.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
                 }
@@ -258,9 +267,10 @@ impl Parser<'_> {
             .text
             .get(self.pos..self.pos + 4)
             .ok_or(("Incorrect hex digit after \\u escape in string.", self.pos))?;
-        let text = std::str::from_utf8(digits).map_err(|_| ("Incorrect hex digit after \\u escape in string.", self.pos))?;
-        let value =
-            u16::from_str_radix(text, 16).map_err(|_| ("Incorrect hex digit after \\u escape in string.", self.pos))?;
+        let text = std::str::from_utf8(digits)
+            .map_err(|_| ("Incorrect hex digit after \\u escape in string.", self.pos))?;
+        let value = u16::from_str_radix(text, 16)
+            .map_err(|_| ("Incorrect hex digit after \\u escape in string.", self.pos))?;
         self.pos += 4;
         Ok(value)
     }
@@ -272,7 +282,11 @@ impl Parser<'_> {
             return Ok(Number::Float(f64::NAN));
         }
         if self.eat(b"Infinity") || self.eat(b"Inf") {
-            return Ok(Number::Float(if negative { f64::NEG_INFINITY } else { f64::INFINITY }));
+            return Ok(Number::Float(if negative {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            }));
         }
         let digits_start = self.pos;
         match self.peek() {
@@ -309,7 +323,8 @@ impl Parser<'_> {
             }
         }
         // Only ASCII digits, signs, '.', 'e' were consumed.
-        let text = std::str::from_utf8(&self.text[start..self.pos]).map_err(|_| ("Invalid value.", start))?;
+        let text = std::str::from_utf8(&self.text[start..self.pos])
+            .map_err(|_| ("Invalid value.", start))?;
         if integral {
             if let Ok(value) = text.parse::<i64>() {
                 return Ok(Number::Int(value));
@@ -339,11 +354,15 @@ mod tests {
 
     #[test]
     fn parses_documents_with_nan_infinity_and_exact_integers() {
-        let doc = parse(br#" {"a": [1, -2, 3.5, 1e2, NaN, Infinity, -Infinity, -Inf],
+        let doc = parse(
+            br#" {"a": [1, -2, 3.5, 1e2, NaN, Infinity, -Infinity, -Inf],
                               "big": 9007199254740993, "huge": 18446744073709551615,
-                              "s": "x\u00e9\ud83d\ude00\n", "t": true, "n": null} trailing"#)
+                              "s": "x\u00e9\ud83d\ude00\n", "t": true, "n": null} trailing"#,
+        )
         .unwrap();
-        let Some(Json::Array(items)) = doc.get("a") else { panic!() };
+        let Some(Json::Array(items)) = doc.get("a") else {
+            panic!()
+        };
         assert_eq!(num(&items[0]), Number::Int(1));
         assert_eq!(num(&items[1]), Number::Int(-2));
         assert_eq!(num(&items[2]), Number::Float(3.5));
@@ -352,7 +371,10 @@ mod tests {
         assert_eq!(num(&items[5]).as_f64(), f64::INFINITY);
         assert_eq!(num(&items[6]).as_f64(), f64::NEG_INFINITY);
         assert_eq!(num(&items[7]).as_f64(), f64::NEG_INFINITY);
-        assert_eq!(num(doc.get("big").unwrap()), Number::Int(9_007_199_254_740_993));
+        assert_eq!(
+            num(doc.get("big").unwrap()),
+            Number::Int(9_007_199_254_740_993)
+        );
         assert_eq!(num(doc.get("huge").unwrap()), Number::UInt(u64::MAX));
         assert_eq!(doc.get("s"), Some(&Json::String("xé😀\n".into())));
         assert_eq!(doc.get("t"), Some(&Json::Bool(true)));
@@ -361,14 +383,41 @@ mod tests {
 
     #[test]
     fn errors_use_rapidjson_wording() {
-        assert_eq!(parse(b"").unwrap_err(), "JSON Parse error: The document is empty. at offset: 0");
-        assert_eq!(parse(b"{\"a\" 1}").unwrap_err(), "JSON Parse error: Missing a colon after a name of object member. at offset: 5");
-        assert_eq!(parse(b"[1 2]").unwrap_err(), "JSON Parse error: Missing a comma or ']' after an array element. at offset: 3");
-        assert_eq!(parse(b"{\"a\": x}").unwrap_err(), "JSON Parse error: Invalid value. at offset: 6");
-        assert_eq!(parse(b"\"abc").unwrap_err(), "JSON Parse error: Missing a closing quotation mark in string. at offset: 0");
-        assert!(parse(b"1.").unwrap_err().contains("Miss fraction part in number."));
-        assert!(parse(&[b'['; 600]).unwrap_err().contains("Nesting is too deep."));
-        assert!(parse(b"\"\xff\"").unwrap_err().contains("Invalid encoding in string."));
+        assert_eq!(
+            parse(b"").unwrap_err(),
+            "JSON Parse error: The document is empty. at offset: 0"
+        );
+        assert_eq!(
+            parse(b"{\"a\" 1}").unwrap_err(),
+            "JSON Parse error: Missing a colon after a name of object member. at offset: 5"
+        );
+        assert_eq!(
+            parse(b"[1 2]").unwrap_err(),
+            "JSON Parse error: Missing a comma or ']' after an array element. at offset: 3"
+        );
+        assert_eq!(
+            parse(b"{\"a\": x}").unwrap_err(),
+            "JSON Parse error: Invalid value. at offset: 6"
+        );
+        assert_eq!(
+            parse(b"\"abc").unwrap_err(),
+            "JSON Parse error: Missing a closing quotation mark in string. at offset: 0"
+        );
+        assert!(
+            parse(b"1.")
+                .unwrap_err()
+                .contains("Miss fraction part in number.")
+        );
+        assert!(
+            parse(&[b'['; 600])
+                .unwrap_err()
+                .contains("Nesting is too deep.")
+        );
+        assert!(
+            parse(b"\"\xff\"")
+                .unwrap_err()
+                .contains("Invalid encoding in string.")
+        );
     }
 
     #[test]

@@ -33,7 +33,9 @@ const DEFAULT_SIGNATURE: &str = "serving_default";
 impl PredictBody {
     pub fn parse(body: &[u8]) -> Result<PredictBody, ServeError> {
         if body.is_empty() {
-            return Err(ServeError::invalid("JSON Parse error: The document is empty"));
+            return Err(ServeError::invalid(
+                "JSON Parse error: The document is empty",
+            ));
         }
         let doc = parse(body).map_err(ServeError::invalid)?;
         if !matches!(doc, Json::Object(_)) {
@@ -49,12 +51,19 @@ impl PredictBody {
                 )));
             }
         };
-        Ok(PredictBody { doc, signature_name })
+        Ok(PredictBody {
+            doc,
+            signature_name,
+        })
     }
 
     /// The signature to run: `signature_name`, or `serving_default`.
     pub fn signature_key(&self) -> &str {
-        if self.signature_name.is_empty() { DEFAULT_SIGNATURE } else { &self.signature_name }
+        if self.signature_name.is_empty() {
+            DEFAULT_SIGNATURE
+        } else {
+            &self.signature_name
+        }
     }
 
     /// The request's tensors, typed by the signature's inputs.
@@ -62,21 +71,33 @@ impl PredictBody {
         if signature.inputs.is_empty() {
             return Err(ServeError::invalid(format!(
                 "Failed to get input map for signature: {}",
-                if self.signature_name.is_empty() { "DEFAULT" } else { &self.signature_name }
+                if self.signature_name.is_empty() {
+                    "DEFAULT"
+                } else {
+                    &self.signature_name
+                }
             )));
         }
         let instances = self.doc.get("instances");
         let inputs = self.doc.get("inputs");
         let both = || {
-            format_error(&self.doc, "Not formatted correctly expecting only one of 'inputs' or 'instances' keys to exist ")
+            format_error(
+                &self.doc,
+                "Not formatted correctly expecting only one of 'inputs' or 'instances' keys to exist ",
+            )
         };
         match (instances, inputs) {
             (Some(_), Some(_)) => Err(both()),
             (Some(Json::Array(items)), None) if items.is_empty() => {
                 Err(format_error(&self.doc, "No values in 'instances' array"))
             }
-            (Some(Json::Array(items)), None) => Ok((Format::Row, instances_to_tensors(items, signature)?)),
-            (Some(_), None) => Err(format_error(&self.doc, "Expecting 'instances' to be an list/array")),
+            (Some(Json::Array(items)), None) => {
+                Ok((Format::Row, instances_to_tensors(items, signature)?))
+            }
+            (Some(_), None) => Err(format_error(
+                &self.doc,
+                "Expecting 'instances' to be an list/array",
+            )),
             (None, Some(value)) => Ok((Format::Columnar, inputs_to_tensors(value, signature)?)),
             (None, None) => Err(ServeError::invalid("Missing 'inputs' or 'instances' key")),
         }
@@ -88,12 +109,20 @@ fn format_error(doc: &Json, what: &str) -> ServeError {
 }
 
 fn input_names(signature: &SignatureInfo) -> String {
-    signature.inputs.iter().map(|input| input.key.as_str()).collect::<Vec<_>>().join(",")
+    signature
+        .inputs
+        .iter()
+        .map(|input| input.key.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Row format: one element per batch item, each a value (one input) or an
 /// object with one member per input.
-fn instances_to_tensors(items: &[Json], signature: &SignatureInfo) -> Result<NamedTensors, ServeError> {
+fn instances_to_tensors(
+    items: &[Json],
+    signature: &SignatureInfo,
+) -> Result<NamedTensors, ServeError> {
     if !matches!(items[0], Json::Object(_)) && signature.inputs.len() > 1 {
         return Err(ServeError::invalid(
             "instances is a plain list, but expecting list of objects as multiple input tensors required as per tensorinfo_map",
@@ -124,7 +153,11 @@ fn instances_to_tensors(items: &[Json], signature: &SignatureInfo) -> Result<Nam
             let mut keys: Vec<&str> = members.iter().map(|(name, _)| name.as_str()).collect();
             keys.sort_unstable();
             keys.dedup();
-            let expected: Vec<&str> = signature.inputs.iter().map(|input| input.key.as_str()).collect();
+            let expected: Vec<&str> = signature
+                .inputs
+                .iter()
+                .map(|input| input.key.as_str())
+                .collect();
             if keys != expected {
                 return Err(ServeError::invalid(format!(
                     "Failed to process element: {index} of 'instances' list. JSON object: {} keys must be equal to: {}",
@@ -151,7 +184,8 @@ fn instances_to_tensors(items: &[Json], signature: &SignatureInfo) -> Result<Nam
     for builder in builders {
         let mut shape = vec![batch];
         shape.extend(builder.first.map(|(dims, _)| dims).unwrap_or_default());
-        let tensor = Tensor::new(shape, builder.data).map_err(|err| ServeError::invalid(err.to_string()))?;
+        let tensor =
+            Tensor::new(shape, builder.data).map_err(|err| ServeError::invalid(err.to_string()))?;
         tensors.insert(builder.name, tensor);
     }
     Ok(tensors)
@@ -181,8 +215,14 @@ fn add_instance_item(
     let position = match builders.iter().position(|builder| builder.name == name) {
         Some(position) => position,
         None => {
-            let data = TensorData::empty(info.dtype).ok_or_else(|| unsupported(value, info.dtype))?;
-            builders.push(Builder { name: name.to_string(), dtype: info.dtype, first: None, data });
+            let data =
+                TensorData::empty(info.dtype).ok_or_else(|| unsupported(value, info.dtype))?;
+            builders.push(Builder {
+                name: name.to_string(),
+                dtype: info.dtype,
+                first: None,
+                data,
+            });
             builders.len() - 1
         }
     };
@@ -194,10 +234,16 @@ fn add_instance_item(
     match &builder.first {
         None => builder.first = Some((shape, size)),
         Some((_, first_size)) if *first_size != size => {
-            return Err(format!("Expecting tensor size: {first_size} but got: {size}"));
+            return Err(format!(
+                "Expecting tensor size: {first_size} but got: {size}"
+            ));
         }
         Some((first_shape, _)) if *first_shape != shape => {
-            return Err(format!("Expecting shape {} but got: {}", shape_text(first_shape), shape_text(&shape)));
+            return Err(format!(
+                "Expecting shape {} but got: {}",
+                shape_text(first_shape),
+                shape_text(&shape)
+            ));
         }
         Some(_) => {}
     }
@@ -246,7 +292,11 @@ fn json_to_tensor(value: &Json, dtype: DType) -> Result<Tensor, ServeError> {
 }
 
 fn unsupported(value: &Json, dtype: DType) -> String {
-    format!("Conversion of JSON Value: {} to type: {}", debug_string(value), tf_type_name(dtype))
+    format!(
+        "Conversion of JSON Value: {} to type: {}",
+        debug_string(value),
+        tf_type_name(dtype)
+    )
 }
 
 /// The shape implied by following the first element of each nested list.
@@ -263,7 +313,13 @@ fn dense_shape(value: &Json) -> Vec<u64> {
     shape
 }
 
-fn fill(value: &Json, level: usize, shape: &[u64], dtype: DType, data: &mut TensorData) -> Result<(), String> {
+fn fill(
+    value: &Json,
+    level: usize,
+    shape: &[u64],
+    dtype: DType,
+    data: &mut TensorData,
+) -> Result<(), String> {
     let rank = shape.len();
     let Json::Array(items) = value else {
         if level != rank {
@@ -276,7 +332,9 @@ fn fill(value: &Json, level: usize, shape: &[u64], dtype: DType, data: &mut Tens
         return push_value(value, dtype, data);
     };
     if level >= rank {
-        return Err(format!("Encountered list at unexpected level: {level} expected < {rank}"));
+        return Err(format!(
+            "Encountered list at unexpected level: {level} expected < {rank}"
+        ));
     }
     if items.len() as u64 != shape[level] {
         return Err(format!(
@@ -285,7 +343,9 @@ fn fill(value: &Json, level: usize, shape: &[u64], dtype: DType, data: &mut Tens
             shape[level]
         ));
     }
-    items.iter().try_for_each(|item| fill(item, level + 1, shape, dtype, data))
+    items
+        .iter()
+        .try_for_each(|item| fill(item, level + 1, shape, dtype, data))
 }
 
 fn push_value(value: &Json, dtype: DType, data: &mut TensorData) -> Result<(), String> {
@@ -307,7 +367,11 @@ fn push_value(value: &Json, dtype: DType, data: &mut TensorData) -> Result<(), S
     };
     macro_rules! push_int {
         ($values:expr, $ty:ty) => {
-            $values.push(int(number).and_then(|v| <$ty>::try_from(v).ok()).ok_or_else(type_error)?)
+            $values.push(
+                int(number)
+                    .and_then(|v| <$ty>::try_from(v).ok())
+                    .ok_or_else(type_error)?,
+            )
         };
     }
     match data {
@@ -344,7 +408,9 @@ fn push_value(value: &Json, dtype: DType, data: &mut TensorData) -> Result<(), S
                         debug_string(value)
                     ));
                 };
-                values.push(decode_base64(encoded).ok_or_else(|| "Unable to base64 decode".to_string())?);
+                values.push(
+                    decode_base64(encoded).ok_or_else(|| "Unable to base64 decode".to_string())?,
+                );
             }
             _ => return Err(type_error()),
         },
@@ -364,9 +430,14 @@ fn decode_base64(text: &str) -> Option<Vec<u8>> {
 /// The response body for `outputs` in the request's format.
 pub fn outputs_json(outputs: &NamedTensors, format: Format) -> Result<String, ServeError> {
     if outputs.is_empty() {
-        return Err(ServeError::invalid("Cannot convert empty tensor map to JSON"));
+        return Err(ServeError::invalid(
+            "Cannot convert empty tensor map to JSON",
+        ));
     }
-    let capacity: usize = outputs.values().map(|tensor| tensor.num_elements() * 12 + 16).sum();
+    let capacity: usize = outputs
+        .values()
+        .map(|tensor| tensor.num_elements() * 12 + 16)
+        .sum();
     let mut out = String::with_capacity(capacity + 64);
     let several = outputs.len() > 1;
     match format {
@@ -374,7 +445,9 @@ pub fn outputs_json(outputs: &NamedTensors, format: Format) -> Result<String, Se
             let mut batch: Option<u64> = None;
             for (name, tensor) in outputs {
                 let Some(&size) = tensor.shape.first() else {
-                    return Err(ServeError::invalid(format!("Tensor name: {name} has no shape information ")));
+                    return Err(ServeError::invalid(format!(
+                        "Tensor name: {name} has no shape information "
+                    )));
                 };
                 if let Some(expected) = batch
                     && expected != size
@@ -396,13 +469,23 @@ pub fn outputs_json(outputs: &NamedTensors, format: Format) -> Result<String, Se
                 }
                 for (index, (name, tensor)) in outputs.iter().enumerate() {
                     if several {
-                        out.push_str(if index > 0 { ",\n            " } else { "\n            " });
+                        out.push_str(if index > 0 {
+                            ",\n            "
+                        } else {
+                            "\n            "
+                        });
                         write_json_string(&mut out, name);
                         out.push_str(": ");
                     } else if item > 0 {
                         out.push(' ');
                     }
-                    write_values(&mut out, tensor, is_bytes(name, tensor), 1, &mut offsets[index]);
+                    write_values(
+                        &mut out,
+                        tensor,
+                        is_bytes(name, tensor),
+                        1,
+                        &mut offsets[index],
+                    );
                 }
                 if several {
                     out.push_str("\n        }");
@@ -417,7 +500,11 @@ pub fn outputs_json(outputs: &NamedTensors, format: Format) -> Result<String, Se
             }
             for (index, (name, tensor)) in outputs.iter().enumerate() {
                 if several {
-                    out.push_str(if index > 0 { ",\n        " } else { "\n        " });
+                    out.push_str(if index > 0 {
+                        ",\n        "
+                    } else {
+                        "\n        "
+                    });
                     write_json_string(&mut out, name);
                     out.push_str(": ");
                 }
@@ -456,7 +543,9 @@ fn write_element(out: &mut String, data: &TensorData, index: usize, as_bytes: bo
         TensorData::Float(values) => write_f32(out, values[index]),
         TensorData::Double(values) => write_f64(out, values[index]),
         TensorData::Half(values) => write_f32(out, half::f16::from_bits(values[index]).to_f32()),
-        TensorData::BFloat16(values) => write_f32(out, half::bf16::from_bits(values[index]).to_f32()),
+        TensorData::BFloat16(values) => {
+            write_f32(out, half::bf16::from_bits(values[index]).to_f32())
+        }
         TensorData::Bool(values) => out.push_str(if values[index] { "true" } else { "false" }),
         TensorData::String(values) => {
             let bytes = &values[index];
