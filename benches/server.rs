@@ -1,7 +1,8 @@
 //! What the server adds to a model run: REST and gRPC round trips (batch 1,
 //! loopback, keep-alive) against the raw `Backend::run` of the same loaded
-//! session, in the same process and run, as p50/p90 latency and as throughput
-//! at concurrency 8.
+//! session, in the same process and run, as p50/p90 latency (the three calls
+//! interleaved, so that other load on the machine hits them alike) and as
+//! throughput at concurrency 8 (the raw rate measured before and after).
 //!
 //! Run: `cargo bench --bench server` (add `-- --quick` for a short run). Under
 //! `cargo test --all-targets` (no `--bench` argument) it does a few iterations
@@ -85,18 +86,27 @@ fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1e3
 }
 
-fn time<F: FnMut()>(settings: &Settings, mut call: F) -> (Duration, Duration) {
+/// p50 and p90 of each call, measured in interleaved rounds (one call of each
+/// per round) so that load changes on the machine hit all of them alike.
+fn time_interleaved(
+    settings: &Settings,
+    calls: &mut [&mut dyn FnMut()],
+) -> Vec<(Duration, Duration)> {
     for _ in 0..settings.warmup {
-        call();
+        calls.iter_mut().for_each(|call| call());
     }
-    let mut samples: Vec<Duration> = (0..settings.iterations)
-        .map(|_| {
+    let mut samples = vec![Vec::with_capacity(settings.iterations); calls.len()];
+    for _ in 0..settings.iterations {
+        for (call, samples) in calls.iter_mut().zip(&mut samples) {
             let started = Instant::now();
             call();
-            started.elapsed()
-        })
-        .collect();
-    (percentile(&mut samples, 0.5), percentile(&mut samples, 0.9))
+            samples.push(started.elapsed());
+        }
+    }
+    samples
+        .iter_mut()
+        .map(|samples| (percentile(samples, 0.5), percentile(samples, 0.9)))
+        .collect()
 }
 
 /// Requests per second with `threads` callers for `duration`.
@@ -202,32 +212,40 @@ fn bench_workload(
         .build()
         .unwrap();
 
-    let raw = time(settings, || {
+    let mut http = Http::connect(rest);
+    let mut client = grpc_client(&client_runtime, grpc);
+    let request = grpc_request(&workload.inputs);
+    let mut raw_call = || {
         backend
             .run("serving_default", workload.inputs.clone(), &[])
             .unwrap();
-    });
-    let mut http = Http::connect(rest);
-    let rest_latency = time(settings, || {
+    };
+    let mut rest_call = || {
         let reply = http.post("/v1/models/model:predict", &workload.rest_body);
         assert_eq!(reply.status, 200, "{}", reply.body);
-    });
-    let mut client = grpc_client(&client_runtime, grpc);
-    let request = grpc_request(&workload.inputs);
-    let grpc_latency = time(settings, || {
+    };
+    let mut grpc_call = || {
         client_runtime
             .block_on(client.predict(request.clone()))
             .unwrap();
-    });
+    };
+    let latencies = time_interleaved(
+        settings,
+        &mut [&mut raw_call, &mut rest_call, &mut grpc_call],
+    );
+    let (raw, rest_latency, grpc_latency) = (latencies[0], latencies[1], latencies[2]);
 
     let threads = 8;
     let duration = settings.throughput_for;
-    let raw_rate = throughput(threads, duration, || {
-        let (backend, inputs) = (backend.clone(), workload.inputs.clone());
-        Box::new(move || {
-            backend.run("serving_default", inputs.clone(), &[]).unwrap();
+    let raw_throughput = || {
+        throughput(threads, duration, || {
+            let (backend, inputs) = (backend.clone(), workload.inputs.clone());
+            Box::new(move || {
+                backend.run("serving_default", inputs.clone(), &[]).unwrap();
+            })
         })
-    });
+    };
+    let raw_before = raw_throughput();
     let rest_rate = throughput(threads, duration, || {
         let mut http = Http::connect(rest);
         let body = workload.rest_body.clone();
@@ -247,6 +265,8 @@ fn bench_workload(
             runtime.block_on(client.predict(request.clone())).unwrap();
         })
     });
+    // The raw rate is the mean of a run before and one after the server's runs.
+    let raw_rate = (raw_before + raw_throughput()) / 2.0;
     server_runtime.block_on(server.shutdown());
 
     println!("\n{}", workload.label);

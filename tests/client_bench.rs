@@ -45,14 +45,15 @@ async fn counts_percentiles_and_throughput_follow_the_delay() {
     assert_eq!(progress.completed.load(Ordering::SeqCst), 40);
     // Every request takes the delay and a little more; none takes much more.
     let delay_ms = DELAY.as_secs_f64() * 1e3;
-    for (name, value) in [
-        ("p50", report.p50_ms),
-        ("p90", report.p90_ms),
-        ("p99", report.p99_ms),
-        ("mean", report.mean_ms),
+    // The upper bounds leave room for a busy CI machine.
+    for (name, value, slack) in [
+        ("p50", report.p50_ms, 60.0),
+        ("mean", report.mean_ms, 60.0),
+        ("p90", report.p90_ms, 200.0),
+        ("p99", report.p99_ms, 300.0),
     ] {
         assert!(
-            value >= delay_ms * 0.98 && value < delay_ms + 40.0,
+            value >= delay_ms * 0.98 && value < delay_ms + slack,
             "{name} = {value} ms"
         );
     }
@@ -69,7 +70,7 @@ async fn counts_percentiles_and_throughput_follow_the_delay() {
         report.throughput_rps
     );
     assert!(
-        report.throughput_rps > 4.0 / DELAY.as_secs_f64() * 0.4,
+        report.throughput_rps > 4.0 / DELAY.as_secs_f64() * 0.25,
         "{}",
         report.throughput_rps
     );
@@ -92,7 +93,7 @@ async fn duration_mode_and_injected_errors() {
     // 2 workers for 0.6 s at >= 20 ms per request: at most 60 (plus the ones in flight).
     assert!(report.requests >= 15 && report.requests <= 62, "{report:?}");
     assert!(
-        report.elapsed_s >= 0.6 && report.elapsed_s < 1.5,
+        report.elapsed_s >= 0.6 && report.elapsed_s < 3.0,
         "{report:?}"
     );
     let sent = fake.predicts.load(Ordering::SeqCst);

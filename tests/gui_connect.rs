@@ -15,8 +15,10 @@ const TIMEOUT: Duration = Duration::from_secs(20);
 fn open_dialog(harness: &mut egui_kittest::Harness<'static, tfprobe::ui::TfprobeApp>) {
     harness.step();
     harness.key_press_modifiers(Modifiers::COMMAND, Key::K);
-    harness.step();
-    harness.step();
+    // A few frames: the window measures itself, then settles centred.
+    for _ in 0..4 {
+        harness.step();
+    }
     harness.get_by_label("Connect to a model server");
 }
 

@@ -262,6 +262,27 @@ fn seed_clients_and_curl_work_unchanged() {
         ),
         "{out}"
     );
+
+    // Server reflection and health, with gRPC's stock Python clients (what grpcurl relies on).
+    let script = repo().join("tests/compat/reflection_client.py");
+    let out = run(
+        &python,
+        &[
+            &script.display().to_string(),
+            &format!("localhost:{}", served.grpc),
+            "resnet",
+        ],
+    );
+    for line in [
+        "service grpc.health.v1.Health",
+        "service tensorflow.serving.ModelService",
+        "service tensorflow.serving.PredictionService",
+        "methods Classify Regress Predict MultiInference GetModelMetadata",
+        "metadata resnet 1 type.googleapis.com/tensorflow.serving.SignatureDefMap",
+        "health SERVING",
+    ] {
+        assert!(out.contains(line), "{line:?} missing from:\n{out}");
+    }
 }
 
 #[test]

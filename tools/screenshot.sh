@@ -2,20 +2,27 @@
 # Launches the real tfprobe window on a virtual X display (Xvfb, software OpenGL),
 # waits for it to draw, and saves a screenshot of the whole screen.
 #
-#   tools/screenshot.sh [OUTPUT.png] [MODEL_PATH] [WAIT_SECONDS]
+#   tools/screenshot.sh [TFPROBE ARGS...]
 #
-# Defaults: docs/screenshot.png, assets/models/efficientnet_lite0/1, 4 seconds.
+# Default arguments: assets/models/efficientnet_lite0/1 (that is, `tfprobe PATH`).
+# The README's picture:  tools/screenshot.sh gui --serve assets/models/efficientnet_lite0/1 \
+#                          assets/images/chelsea.png assets/images/coffee.png assets/images/rocket.jpg
+# Environment: TFPROBE_SCREENSHOT_OUT (docs/screenshot.png), TFPROBE_SCREENSHOT_WAIT (seconds
+# before the shot, 4), TFPROBE_SCREENSHOT_DISPLAY (:99), TFPROBE_SCREENSHOT_SIZE (1280x800x24),
+# TFPROBE_BIN (default: build and use target/debug/tfprobe).
 # Needs: xvfb, imagemagick (`import`), libgl1-mesa-dri (see tools/debian-packages.txt).
 # Uses a throw-away config and cache directory, so saved state never leaks in.
 # Prints the app's "first frame N ms after start" log line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-out="${1:-docs/screenshot.png}"
-model="${2:-assets/models/efficientnet_lite0/1}"
-wait_s="${3:-4}"
+out="${TFPROBE_SCREENSHOT_OUT:-docs/screenshot.png}"
+wait_s="${TFPROBE_SCREENSHOT_WAIT:-4}"
 display="${TFPROBE_SCREENSHOT_DISPLAY:-:99}"
-size="${TFPROBE_SCREENSHOT_SIZE:-1400x860x24}"
+size="${TFPROBE_SCREENSHOT_SIZE:-1280x800x24}"
+if [ $# -eq 0 ]; then
+  set -- assets/models/efficientnet_lite0/1
+fi
 
 for tool in Xvfb import; do
   command -v "$tool" >/dev/null || { echo "missing $tool: install the packages in tools/debian-packages.txt" >&2; exit 1; }
@@ -48,7 +55,7 @@ done
 DISPLAY="$display" LIBGL_ALWAYS_SOFTWARE=1 XDG_CACHE_HOME="${XDG_CACHE_HOME:-$HOME/.cache}" \
   HOME="$scratch/home" XDG_CONFIG_HOME="$scratch/config" \
   XDG_DATA_HOME="$scratch/data" TFPROBE_LOG="${TFPROBE_LOG:-info}" \
-  "$bin" gui "$model" >"$scratch/app.log" 2>&1 &
+  "$bin" "$@" >"$scratch/app.log" 2>&1 &
 app_pid=$!
 
 sleep "$wait_s"

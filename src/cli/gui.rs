@@ -26,7 +26,7 @@ pub struct GuiArgs {
     /// Start the embedded server as soon as the model is open.
     #[arg(long)]
     pub serve: bool,
-    /// Start with default settings (ignore the saved window state, recent models and connections).
+    /// Start with default settings (ignore the saved recent models, connections and settings).
     #[arg(long)]
     pub reset: bool,
 }
@@ -68,8 +68,11 @@ pub fn run_path_argument(args: &[OsString]) -> anyhow::Result<ExitCode> {
             path.exists() || text.contains(['/', '\\', '.']) || text.starts_with('~');
         if !looks_like_path {
             if index == 0 {
+                let hint = closest_subcommand(&text)
+                    .map(|name| format!("; did you mean '{name}'?"))
+                    .unwrap_or_default();
                 bail!(
-                    "unrecognized subcommand '{text}' (and no file or folder of that name exists); see `tfprobe --help`"
+                    "unrecognized subcommand '{text}' (and no file or folder of that name exists){hint} See `tfprobe --help`"
                 );
             }
             bail!(
@@ -82,4 +85,35 @@ pub fn run_path_argument(args: &[OsString]) -> anyhow::Result<ExitCode> {
         paths,
         ..GuiArgs::default()
     })
+}
+
+/// The subcommand closest to a mistyped one (at most two edits away).
+fn closest_subcommand(typed: &str) -> Option<String> {
+    let command = <super::Cli as clap::CommandFactory>::command();
+    command
+        .get_subcommands()
+        .filter(|sub| !sub.is_hide_set())
+        .map(|sub| {
+            (
+                edit_distance(typed, sub.get_name()),
+                sub.get_name().to_string(),
+            )
+        })
+        .filter(|(distance, _)| *distance <= 2)
+        .min()
+        .map(|(_, name)| name)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
 }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
-use tfprobe::runtime::{Backend, LoadOptions, TfBackend, WorkerOptions};
+use tfprobe::runtime::{Backend, LoadOptions, TfBackend};
 use tfprobe::server::{self, Loader, ModelSource, ServerConfig};
 
 /// Flags of TF Serving's `tensorflow_model_server`, plus tfprobe's own.
@@ -69,7 +69,7 @@ pub struct ServeArgs {
     #[arg(long = "max_request_bytes", default_value_t = server::DEFAULT_MAX_REQUEST_BYTES)]
     pub max_request_bytes: usize,
 
-    /// Threads that run each loaded model version (default: the number of cores, at most 8).
+    /// Threads that run each loaded model version (default: 4 per core, 4 to 32).
     #[arg(long = "model_threads")]
     pub model_threads: Option<usize>,
 
@@ -169,7 +169,6 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     );
 
     let mut config = ServerConfig::new(models, tensorflow_loader(args));
-    let defaults = WorkerOptions::default();
     config.host = args.host;
     config.grpc_port = Some(args.port);
     config.rest_port = (args.rest_api_port != 0).then_some(args.rest_api_port);
@@ -183,11 +182,12 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         .map(Duration::from_millis);
     config.max_request_bytes = args.max_request_bytes;
     config.grpc_max_message_bytes = args.max_request_bytes;
-    config.model_threads = args.model_threads.unwrap_or(defaults.threads).max(1);
-    config.queue_capacity = args
-        .model_queue_capacity
-        .unwrap_or(defaults.queue_capacity)
-        .max(1);
+    if let Some(threads) = args.model_threads {
+        config.model_threads = threads.max(1);
+    }
+    if let Some(capacity) = args.model_queue_capacity {
+        config.queue_capacity = capacity.max(1);
+    }
 
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.enable_all().thread_name("tfprobe-server");

@@ -44,7 +44,12 @@ impl TfServing {
         TfServing { shared }
     }
 
-    async fn predict_inner(&self, request: PredictRequest) -> Result<PredictResponse, ServeError> {
+    /// Runs a Predict; `signature_label` gets the signature once it is known to exist.
+    async fn predict_inner(
+        &self,
+        request: PredictRequest,
+        signature_label: &mut String,
+    ) -> Result<PredictResponse, ServeError> {
         let spec = request
             .model_spec
             .ok_or_else(|| ServeError::invalid("Missing ModelSpec"))?;
@@ -61,6 +66,7 @@ impl TfServing {
             spec.signature_name.clone()
         };
         let signature = servable.signature(&signature_key)?;
+        signature_label.push_str(&signature.key);
         let mut inputs = NamedTensors::new();
         for (key, proto) in &request.inputs {
             let tensor = tensor_from_proto(proto)
@@ -163,22 +169,22 @@ impl PredictionService for TfServing {
     ) -> Result<Response<PredictResponse>, Status> {
         let started = Instant::now();
         let request = request.into_inner();
-        let (model, signature) = request
+        let name = request
             .model_spec
             .as_ref()
-            .map(|spec| {
-                let signature = if spec.signature_name.is_empty() {
-                    DEFAULT_SIGNATURE
-                } else {
-                    spec.signature_name.as_str()
-                };
-                (spec.name.clone(), signature.to_string())
-            })
+            .map(|spec| spec.name.clone())
             .unwrap_or_default();
-        let result = self.predict_inner(request).await;
+        let mut signature = String::new();
+        let result = self.predict_inner(request, &mut signature).await;
         let code = result.as_ref().map_or_else(ServeError::code, |_| Code::Ok);
+        // Labels only name models and signatures that exist (bounded cardinality).
+        let model = if self.shared.manager.knows(&name) {
+            name.as_str()
+        } else {
+            ""
+        };
         self.shared.metrics.record_request(
-            &model,
+            model,
             &signature,
             "predict",
             Protocol::Grpc,

@@ -92,6 +92,9 @@ pub const DEFAULT_MAX_REQUEST_BYTES: usize = 256 * 1024 * 1024;
 impl ServerConfig {
     pub fn new(models: Vec<ModelSource>, loader: Loader) -> ServerConfig {
         let workers = WorkerOptions::default();
+        let cores = std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(2);
         ServerConfig {
             models,
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -101,7 +104,9 @@ impl ServerConfig {
             rest_timeout: Some(Duration::from_secs(30)),
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             grpc_max_message_bytes: DEFAULT_MAX_REQUEST_BYTES,
-            model_threads: workers.threads,
+            // Requests block in TensorFlow, which has its own thread pools:
+            // more callers than cores keep them busy (see docs/server.md).
+            model_threads: (cores * 4).clamp(4, 32),
             queue_capacity: workers.queue_capacity,
             wait_for_models: true,
             loader,
@@ -392,10 +397,12 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServeError> {
             .await;
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1()
             .map_err(|err| ServeError::internal(format!("gRPC reflection: {err}")))?;
         let reflection_alpha = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1alpha()
             .map_err(|err| ServeError::internal(format!("gRPC reflection: {err}")))?;
         let routes = grpc::services(&shared, config.grpc_max_message_bytes)

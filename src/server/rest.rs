@@ -156,8 +156,20 @@ impl ModelPath {
 }
 
 async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Response {
-    let method = request.method().clone();
-    let path = request.uri().path().to_string();
+    let started = Instant::now();
+    let (parts, body) = request.into_parts();
+    let (method, path) = (parts.method, parts.uri.path().to_string());
+    // Read the whole body before answering, errors included: a response sent
+    // before its request's body was read makes the connection unusable for
+    // keep-alive clients.
+    let body = match axum::body::to_bytes(body, shared.max_request_bytes).await {
+        Ok(body) => body,
+        Err(_) => {
+            return error_response(&ServeError::BodyTooLarge {
+                limit: shared.max_request_bytes,
+            });
+        }
+    };
     let malformed = || ServeError::invalid(format!("Malformed request: {method} {path}"));
     if strip_prefix_ci(&path, "/v1/").is_none() && !path.eq_ignore_ascii_case("/v1") {
         let message = format!(
@@ -205,20 +217,17 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
             ),
         });
     }
-    let started = Instant::now();
-    let body = match axum::body::to_bytes(request.into_body(), shared.max_request_bytes).await {
-        Ok(body) => body,
-        Err(_) => {
-            return error_response(&ServeError::BodyTooLarge {
-                limit: shared.max_request_bytes,
-            });
-        }
-    };
-    let mut signature = String::from("serving_default");
+    // Labels only name models and signatures that exist (bounded cardinality).
+    let mut signature = String::new();
     let result = predict(&shared, &name, &version, &body, &mut signature).await;
     let code = result.as_ref().map_or_else(ServeError::code, |_| Code::Ok);
+    let model = if shared.manager.knows(&name) {
+        name.as_str()
+    } else {
+        ""
+    };
     shared.metrics.record_request(
-        &name,
+        model,
         &signature,
         "predict",
         Protocol::Rest,
@@ -239,10 +248,9 @@ async fn predict(
     signature_out: &mut String,
 ) -> Result<String, ServeError> {
     let parsed = PredictBody::parse(body)?;
-    signature_out.clear();
-    signature_out.push_str(parsed.signature_key());
     let servable = shared.manager.resolve(name, version)?;
     let signature = servable.signature(parsed.signature_key())?;
+    signature_out.push_str(&signature.key);
     let (format, inputs) = parsed.inputs(signature)?;
     check_inputs(signature, &inputs)?;
     let signature_key = parsed.signature_key().to_string();

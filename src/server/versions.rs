@@ -226,6 +226,11 @@ impl ModelManager {
         }
     }
 
+    /// Whether `name` is one of the configured models.
+    pub fn knows(&self, name: &str) -> bool {
+        self.models.contains_key(name)
+    }
+
     pub fn model_names(&self) -> Vec<String> {
         self.models.keys().cloned().collect()
     }

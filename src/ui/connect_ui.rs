@@ -19,6 +19,8 @@ pub fn show(ctx: &egui::Context, state: &mut AppState, commands: &mut Commands) 
         .collapsible(false)
         .resizable(false)
         .default_width(420.0)
+        // Roughly centred; not pivoted, so the dialog stays put when a message appears.
+        .default_pos(ctx.content_rect().center() - egui::vec2(210.0, 170.0))
         .show(ctx, |ui| contents(ui, state, commands));
     if !open {
         state.connect.open = false;

@@ -54,7 +54,9 @@ fn controls(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
             let label = ui.label("Concurrency");
             ui.add(egui::DragValue::new(&mut settings.concurrency).range(1..=256))
                 .labelled_by(label.id);
-            ui.label("Protocol");
+            ui.label("Protocol").on_hover_text(
+                "For the embedded server; a remote connection uses its own protocol",
+            );
             ui.selectable_value(&mut settings.protocol, Protocol::Rest, "REST");
             ui.selectable_value(&mut settings.protocol, Protocol::Grpc, "gRPC");
         });

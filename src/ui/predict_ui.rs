@@ -198,7 +198,9 @@ fn input_mapping(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
                     let label = ui.label("Top k");
                     ui.add(egui::DragValue::new(&mut settings.top_k).range(1..=100))
                         .labelled_by(label.id);
-                    ui.label("Protocol");
+                    ui.label("Protocol").on_hover_text(
+                        "For the embedded server; a remote connection uses its own protocol",
+                    );
                     ui.horizontal(|ui| {
                         ui.selectable_value(&mut settings.protocol, Protocol::Rest, "REST");
                         ui.selectable_value(&mut settings.protocol, Protocol::Grpc, "gRPC");

@@ -572,3 +572,132 @@ fn write_element(out: &mut String, data: &TensorData, index: usize, as_bytes: bo
 fn write_integer<I: itoa::Integer>(out: &mut String, value: I) {
     out.push_str(itoa::Buffer::new().format(value));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Shape, TensorInfoView};
+
+    fn signature(inputs: &[(&str, DType)]) -> SignatureInfo {
+        SignatureInfo {
+            key: "serving_default".into(),
+            method_name: String::new(),
+            inputs: inputs
+                .iter()
+                .map(|(key, dtype)| TensorInfoView {
+                    key: (*key).into(),
+                    dtype: *dtype,
+                    shape: Shape::UnknownRank,
+                    name: format!("{key}:0"),
+                })
+                .collect(),
+            outputs: Vec::new(),
+        }
+    }
+
+    fn inputs(body: &str, signature: &SignatureInfo) -> Result<(Format, NamedTensors), String> {
+        PredictBody::parse(body.as_bytes())
+            .and_then(|parsed| parsed.inputs(signature))
+            .map_err(|err| err.to_string())
+    }
+
+    #[test]
+    fn row_format_batches_instances() {
+        let signature = signature(&[("a", DType::FLOAT), ("s", DType::STRING)]);
+        let (format, tensors) = inputs(
+            r#"{"instances": [{"a": [1, 2], "s": {"b64": "/w=="}}, {"a": [3, 4.5], "s": "x"}]}"#,
+            &signature,
+        )
+        .unwrap();
+        assert_eq!(format, Format::Row);
+        assert_eq!(
+            tensors["a"],
+            Tensor::new(vec![2, 2], TensorData::Float(vec![1.0, 2.0, 3.0, 4.5])).unwrap()
+        );
+        assert_eq!(
+            tensors["s"],
+            Tensor::new(vec![2], TensorData::String(vec![vec![0xff], b"x".to_vec()])).unwrap()
+        );
+        let err = inputs(
+            r#"{"instances": [{"a": [1, 2], "s": "x"}, {"a": [3], "s": "y"}]}"#,
+            &signature,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            "Failed to process element: 1 key: a of 'instances' list. Error: INVALID_ARGUMENT: Expecting tensor size: 2 but got: 1"
+        );
+        let err = inputs(r#"{"instances": [{"a": [1, 2]}]}"#, &signature).unwrap_err();
+        assert!(err.ends_with("keys must be equal to: a,s"), "{err}");
+    }
+
+    #[test]
+    fn columnar_format_and_single_inputs() {
+        let one = signature(&[("x", DType::INT64)]);
+        let (format, tensors) = inputs(r#"{"inputs": [[9007199254740993], [-1]]}"#, &one).unwrap();
+        assert_eq!(format, Format::Columnar);
+        assert_eq!(
+            tensors["x"],
+            Tensor::new(
+                vec![2, 1],
+                TensorData::Int64(vec![9_007_199_254_740_993, -1])
+            )
+            .unwrap()
+        );
+        let (_, tensors) = inputs(r#"{"inputs": {"x": 7}}"#, &one).unwrap();
+        assert_eq!(
+            tensors["x"],
+            Tensor::new(vec![], TensorData::Int64(vec![7])).unwrap()
+        );
+        let err = inputs(r#"{"inputs": [[1], [2, 3]]}"#, &one).unwrap_err();
+        assert_eq!(
+            err,
+            "Encountered list at unexpected size: 2 at level: 1 expected size: 1"
+        );
+        let err = inputs(r#"{"inputs": [[1], 2]}"#, &one).unwrap_err();
+        assert_eq!(
+            err,
+            "JSON Value: 2 found at incorrect level: 2 in the JSON DOM. Expected at level: 2"
+        );
+        let small = signature(&[("x", DType::UINT8)]);
+        let err = inputs(r#"{"inputs": [300]}"#, &small).unwrap_err();
+        assert_eq!(
+            err,
+            "JSON Value: 300 Type: Number is not of expected type: uint8"
+        );
+        let half = signature(&[("x", DType::HALF)]);
+        let (_, tensors) = inputs(r#"{"inputs": [1.0, -2]}"#, &half).unwrap();
+        assert_eq!(tensors["x"].data, TensorData::Half(vec![0x3c00, 0xc000]));
+    }
+
+    #[test]
+    fn outputs_follow_tf_serving_layout() {
+        let mut outputs = NamedTensors::new();
+        outputs.insert(
+            "classes".into(),
+            Tensor::new(vec![2], TensorData::Int64(vec![286, 7])).unwrap(),
+        );
+        outputs.insert(
+            "image_bytes".into(),
+            Tensor::new(vec![2], TensorData::String(vec![b"a".to_vec(), vec![0xff]])).unwrap(),
+        );
+        let row = outputs_json(&outputs, Format::Row).unwrap();
+        assert_eq!(
+            row,
+            "{\n    \"predictions\": [\n        {\n            \"classes\": 286,\n            \"image_bytes\": {\"b64\": \"YQ==\"}\n        },\n        {\n            \"classes\": 7,\n            \"image_bytes\": {\"b64\": \"/w==\"}\n        }\n    ]\n}"
+        );
+        let columnar = outputs_json(&outputs, Format::Columnar).unwrap();
+        assert_eq!(
+            columnar,
+            "{\n    \"outputs\": {\n        \"classes\": [286, 7],\n        \"image_bytes\": [{\"b64\": \"YQ==\"}, {\"b64\": \"/w==\"}]\n    }\n}"
+        );
+        outputs.insert(
+            "scalar".into(),
+            Tensor::new(vec![], TensorData::Bool(vec![true])).unwrap(),
+        );
+        assert_eq!(
+            outputs_json(&outputs, Format::Row).unwrap_err().to_string(),
+            "Tensor name: scalar has no shape information "
+        );
+    }
+}
