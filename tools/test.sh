@@ -25,4 +25,6 @@ fi
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 
 log "cargo test"
-cargo test --no-fail-fast --all-targets "$@"
+# Library, binary and integration tests. Benchmarks (benches/, harness = false) are
+# run on purpose with `cargo bench`, not here: they time against Python baselines.
+cargo test --no-fail-fast --lib --bins --tests "$@"
