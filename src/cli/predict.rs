@@ -3,7 +3,6 @@
 //! a top-k table with labels from the model's assets, or as TF Serving's REST response.
 
 use anyhow::{Context, bail};
-use base64::Engine;
 use clap::Args;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -216,130 +215,17 @@ fn display(path: &Path) -> String {
     path.display().to_string()
 }
 
-/// TF Serving's row-format REST response: one entry per batch item; an object of all
-/// outputs when there are several, the bare value when there is one. Falls back to the
-/// columnar `{"outputs": ...}` when the outputs do not share a batch dimension.
+/// TF Serving's row-format REST response (`{"predictions": [...]}`), written by the
+/// server's own JSON code so `predict --json` diffs cleanly against a server's answer.
+/// Falls back to the columnar `{"outputs": ...}` when the outputs share no batch dimension.
 pub fn row_format_json(outputs: &NamedTensors) -> String {
-    let batch = outputs
-        .values()
-        .next()
-        .and_then(|tensor| tensor.shape.first().copied());
-    let shared = batch.is_some()
-        && outputs
-            .values()
-            .all(|tensor| tensor.shape.first().copied() == batch);
-    let several = outputs.len() > 1;
-    let mut out = String::new();
-    if !shared {
-        out.push_str("{\n    \"outputs\": ");
-        if several {
-            out.push('{');
-        }
-        for (index, (name, tensor)) in outputs.iter().enumerate() {
-            if several {
-                out.push_str(if index > 0 {
-                    ",\n        "
-                } else {
-                    "\n        "
-                });
-                out.push_str(&serde_json::to_string(name).unwrap_or_default());
-                out.push_str(": ");
-            }
-            write_values(&mut out, tensor, name, 0, &mut 0);
-        }
-        out.push_str(if several { "\n    }\n}\n" } else { "\n}\n" });
-        return out;
-    }
-    out.push_str("{\n    \"predictions\": [");
-    let mut offsets = vec![0usize; outputs.len()];
-    for item in 0..batch.unwrap_or(0) {
-        if item > 0 {
-            out.push(',');
-        }
-        if several {
-            out.push_str("\n        {");
-        }
-        for (index, (name, tensor)) in outputs.iter().enumerate() {
-            if several {
-                out.push_str(if index > 0 {
-                    ",\n            "
-                } else {
-                    "\n            "
-                });
-                out.push_str(&serde_json::to_string(name).unwrap_or_default());
-                out.push_str(": ");
-            } else if item > 0 {
-                out.push(' ');
-            }
-            write_values(&mut out, tensor, name, 1, &mut offsets[index]);
-        }
-        if several {
-            out.push_str("\n        }");
-        }
-    }
-    out.push_str(if several { "\n    ]\n}\n" } else { "]\n}\n" });
-    out
-}
-
-fn write_values(out: &mut String, tensor: &Tensor, name: &str, dim: usize, offset: &mut usize) {
-    if dim >= tensor.shape.len() {
-        write_element(out, &tensor.data, *offset, name.ends_with("_bytes"));
-        *offset += 1;
-        return;
-    }
-    out.push('[');
-    for index in 0..tensor.shape[dim] {
-        if index > 0 {
-            out.push_str(", ");
-        }
-        write_values(out, tensor, name, dim + 1, offset);
-    }
-    out.push(']');
-}
-
-fn write_float(out: &mut String, value: f64, text: String) {
-    if value.is_nan() {
-        out.push_str("NaN");
-    } else if value.is_infinite() {
-        out.push_str(if value > 0.0 { "Infinity" } else { "-Infinity" });
-    } else {
-        out.push_str(&text);
-    }
-}
-
-fn write_element(out: &mut String, data: &TensorData, index: usize, as_bytes: bool) {
-    let shortest = |value: f32| format!("{value:?}");
-    match data {
-        TensorData::Float(values) => {
-            write_float(out, f64::from(values[index]), shortest(values[index]))
-        }
-        TensorData::Double(values) => {
-            write_float(out, values[index], format!("{:?}", values[index]))
-        }
-        TensorData::Half(values) => {
-            let value = half::f16::from_bits(values[index]).to_f32();
-            write_float(out, f64::from(value), shortest(value));
-        }
-        TensorData::BFloat16(values) => {
-            let value = half::bf16::from_bits(values[index]).to_f32();
-            write_float(out, f64::from(value), shortest(value));
-        }
-        TensorData::Bool(values) => out.push_str(if values[index] { "true" } else { "false" }),
-        TensorData::String(values) => match std::str::from_utf8(&values[index]) {
-            Ok(text) if !as_bytes => out.push_str(&serde_json::to_string(text).unwrap_or_default()),
-            _ => {
-                out.push_str("{\"b64\": \"");
-                out.push_str(&base64::engine::general_purpose::STANDARD.encode(&values[index]));
-                out.push_str("\"}");
-            }
-        },
-        TensorData::Int8(values) => out.push_str(&values[index].to_string()),
-        TensorData::Int16(values) => out.push_str(&values[index].to_string()),
-        TensorData::Int32(values) => out.push_str(&values[index].to_string()),
-        TensorData::Int64(values) => out.push_str(&values[index].to_string()),
-        TensorData::UInt8(values) => out.push_str(&values[index].to_string()),
-        TensorData::UInt16(values) => out.push_str(&values[index].to_string()),
-        TensorData::UInt32(values) => out.push_str(&values[index].to_string()),
-        TensorData::UInt64(values) => out.push_str(&values[index].to_string()),
-    }
+    use tfprobe::server::json::{Format, outputs_json};
+    outputs_json(outputs, Format::Row)
+        .or_else(|_| outputs_json(outputs, Format::Columnar))
+        .unwrap_or_else(|err| {
+            format!(
+                "{{\n    \"error\": {}\n}}\n",
+                serde_json::Value::from(err.to_string())
+            )
+        })
 }

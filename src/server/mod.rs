@@ -17,7 +17,7 @@
 mod config;
 mod error;
 mod grpc;
-mod json;
+pub mod json;
 mod metrics;
 mod predict;
 mod rest;

@@ -9,7 +9,7 @@ pub use meta::{metadata_json, status_json};
 #[cfg(test)]
 use parse::parse;
 pub use parse::{Json, Number};
-pub use predict::{PredictBody, outputs_json};
+pub use predict::{Format, PredictBody, outputs_json};
 
 use std::fmt::Write;
 
