@@ -23,6 +23,8 @@ fi
 # TensorFlow runtime are provisioned by the tests themselves into cached folders,
 # so a plain `cargo test` works too; see tests/common/mod.rs.
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
+# A one-off build (CI) gains nothing from incremental caches but their disk space.
+if [ "${CI:-}" = "true" ]; then export CARGO_INCREMENTAL=0; fi
 
 log "cargo test"
 # Library, binary and integration tests. Benchmarks (benches/, harness = false) are
