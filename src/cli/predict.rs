@@ -190,24 +190,25 @@ fn table(
         }
         None => text.push('\n'),
     }
+    text += &class_lines(outputs);
+    text += &format!(
+        "latency:   {run_ms:.2} ms (model run; the first run took {first_ms:.1} ms, loading {load_ms:.0} ms)\n"
+    );
+    text
+}
+
+/// One `name: 968, 283` line per 0-D or 1-D int64 output (the predicted classes).
+pub fn class_lines(outputs: &NamedTensors) -> String {
+    let mut text = String::new();
     for (name, tensor) in outputs {
         if let TensorData::Int64(values) = &tensor.data
             && !values.is_empty()
             && tensor.shape.len() <= 1
         {
-            text += &format!(
-                "{name}: {}\n",
-                values
-                    .iter()
-                    .map(i64::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
+            let classes: Vec<String> = values.iter().map(i64::to_string).collect();
+            text += &format!("{name}: {}\n", classes.join(", "));
         }
     }
-    text += &format!(
-        "latency:   {run_ms:.2} ms (model run; the first run took {first_ms:.1} ms, loading {load_ms:.0} ms)\n"
-    );
     text
 }
 

@@ -427,21 +427,7 @@ fn report(
         }
         Err(err) => text += &format!("({err})\n\n"),
     }
-    for (name, tensor) in &result.outputs {
-        if let TensorData::Int64(values) = &tensor.data
-            && tensor.shape.len() <= 1
-            && !values.is_empty()
-        {
-            text += &format!(
-                "{name}: {}\n",
-                values
-                    .iter()
-                    .map(i64::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-        }
-    }
+    text += &super::predict::class_lines(&result.outputs);
     let snapshot = stats.snapshot();
     if remote.repeat > 1 {
         let class = predicted_class(&result.outputs, remote.output.as_deref())
