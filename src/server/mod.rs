@@ -411,6 +411,9 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServeError> {
             .add_service(reflection_alpha);
         let incoming =
             tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+        // Logged before the task starts: the listener is bound, so a client that reads this
+        // line may connect at once, and no answer can come before the line is written.
+        tracing::info!("Running gRPC ModelServer at {} ...", shown_addr(grpc_addr));
         let mut signal = shutdown.subscribe();
         tasks.push(tokio::spawn(async move {
             let stopped = async move {
@@ -424,7 +427,6 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServeError> {
                 tracing::error!("gRPC server stopped: {err}");
             }
         }));
-        tracing::info!("Running gRPC ModelServer at {} ...", shown_addr(grpc_addr));
     }
     if let Some(listener) = rest_listener {
         use axum::serve::ListenerExt;
@@ -432,6 +434,7 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServeError> {
             let _ = tcp.set_nodelay(true);
         });
         let app = rest::router(Arc::clone(&shared));
+        tracing::info!("Exporting HTTP/REST API at:{} ...", shown_addr(rest_addr));
         let mut signal = shutdown.subscribe();
         tasks.push(tokio::spawn(async move {
             let stopped = async move {
@@ -444,7 +447,6 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServeError> {
                 tracing::error!("REST server stopped: {err}");
             }
         }));
-        tracing::info!("Exporting HTTP/REST API at:{} ...", shown_addr(rest_addr));
     }
     Ok(ServerHandle {
         rest_addr,
