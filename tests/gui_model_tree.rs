@@ -153,3 +153,27 @@ fn a_dropped_file_that_is_neither_model_nor_image_says_why() {
     harness.get_by_label_contains("neither a SavedModel nor an image");
     assert!(harness.state().state.predict.items.is_empty());
 }
+
+#[test]
+fn about_names_the_app_and_tensorflow_runtime_versions() {
+    let mut harness = app_harness(Vec::new());
+    wait_until(&mut harness, "the runtime check", TIMEOUT, |h| {
+        h.state().state.server.runtime != tfprobe::ui::state::RuntimeState::Unknown
+    });
+    harness.get_by_label("Help").click();
+    harness.step();
+    harness.step();
+    harness.get_by_label("About tfprobe").click();
+    harness.step();
+    harness.step();
+    harness.get_by_label(&format!("tfprobe {}", env!("CARGO_PKG_VERSION")));
+    // What discovery finds on this machine, worked out apart from the app.
+    let expected = match tfprobe::runtime::discovery::discover() {
+        Ok(location) => format!(
+            "TensorFlow runtime {}",
+            location.version.expect("the runtime's version")
+        ),
+        Err(_) => "TensorFlow runtime: not installed (Server ▸ Install TensorFlow runtime)".into(),
+    };
+    harness.get_by_label(&expected);
+}

@@ -9,8 +9,10 @@
 #                          assets/images/chelsea.png assets/images/coffee.png assets/images/rocket.jpg
 # Environment: TFPROBE_SCREENSHOT_OUT (docs/screenshot.png), TFPROBE_SCREENSHOT_WAIT (seconds
 # before the shot, 4), TFPROBE_SCREENSHOT_DISPLAY (:99), TFPROBE_SCREENSHOT_SIZE (1280x800x24),
-# TFPROBE_BIN (default: build and use target/debug/tfprobe).
-# Needs: xvfb, imagemagick (`import`), libgl1-mesa-dri (see tools/debian-packages.txt).
+# TFPROBE_BIN (default: build and use target/debug/tfprobe), TFPROBE_SCREENSHOT_WINDOW (the
+# start of a window title: fail unless such a window exists and has drawn its first frame).
+# Needs: xvfb, imagemagick (`import`), libgl1-mesa-dri, x11-utils for the window check
+# (see tools/debian-packages.txt).
 # Uses a throw-away config and cache directory, so saved state never leaks in.
 # Prints the app's "first frame N ms after start" log line.
 set -euo pipefail
@@ -63,6 +65,21 @@ if ! kill -0 "$app_pid" 2>/dev/null; then
   echo "tfprobe exited early; its log:" >&2
   cat "$scratch/app.log" >&2
   exit 1
+fi
+if [ -n "${TFPROBE_SCREENSHOT_WINDOW:-}" ]; then
+  # xwininfo's tree quotes each title: match its start (the app adds " — MODEL").
+  if ! DISPLAY="$display" xwininfo -root -tree | grep -qF "\"${TFPROBE_SCREENSHOT_WINDOW}"; then
+    echo "no window titled '${TFPROBE_SCREENSHOT_WINDOW}...' appeared; windows on $display:" >&2
+    DISPLAY="$display" xwininfo -root -tree >&2 || true
+    cat "$scratch/app.log" >&2
+    exit 1
+  fi
+  grep -q "first frame" "$scratch/app.log" || {
+    echo "the window never drew its first frame; app log:" >&2
+    cat "$scratch/app.log" >&2
+    exit 1
+  }
+  echo "window '${TFPROBE_SCREENSHOT_WINDOW}' is up"
 fi
 mkdir -p "$(dirname "$out")"
 DISPLAY="$display" import -window root "$out"

@@ -29,4 +29,22 @@ if [ "${CI:-}" = "true" ]; then export CARGO_INCREMENTAL=0; fi
 log "cargo test"
 # Library, binary and integration tests. Benchmarks (benches/, harness = false) are
 # run on purpose with `cargo bench`, not here: they time against Python baselines.
-cargo test --no-fail-fast --lib --bins --tests "$@"
+tests_status=0
+cargo test --no-fail-fast --lib --bins --tests "$@" || tests_status=$?
+
+# The .deb check installs and removes a system package, so it runs where that is wanted:
+# in CI (root on a throw-away machine), or here when asked with TFPROBE_CHECK_DEB=1.
+deb_status=0
+if [ "${CI:-}" = "true" ] || [ "${TFPROBE_CHECK_DEB:-}" = "1" ]; then
+  log "packaging: build, install, run and remove the .deb"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo --preserve-env=PATH,HOME,CARGO_HOME,RUSTUP_HOME,CARGO_INCREMENTAL"
+  $sudo_cmd bash packaging/check-deb.sh || deb_status=$?
+else
+  log "not run: the .deb install check (it installs a system package; CI runs it, or TFPROBE_CHECK_DEB=1 bash tools/test.sh)"
+fi
+
+if [ "$tests_status" -ne 0 ] || [ "$deb_status" -ne 0 ]; then
+  echo "FAILED: cargo test exit $tests_status, .deb check exit $deb_status" >&2
+  exit 1
+fi

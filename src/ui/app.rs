@@ -341,6 +341,15 @@ impl TfprobeApp {
             .show(ctx, |ui| {
                 ui.label(RichText::new(format!("tfprobe {}", env!("CARGO_PKG_VERSION"))).strong());
                 ui.label(env!("CARGO_PKG_DESCRIPTION"));
+                ui.label(self.state.server.runtime.summary());
+                ui.label(
+                    RichText::new(format!(
+                        "app id tfprobe · licence {} · the TensorFlow runtime is not bundled: \
+                         tfprobe installs it on first use",
+                        env!("CARGO_PKG_LICENSE")
+                    ))
+                    .weak(),
+                );
                 if let Some(ms) = self.state.first_frame_ms {
                     ui.label(RichText::new(format!("first frame {ms:.0} ms after start")).weak());
                 }

@@ -175,11 +175,8 @@ pub fn phase_badges(ui: &mut Ui, state: &AppState) {
 
 fn runtime_section(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
     match &state.server.runtime {
-        RuntimeState::Unknown => {
-            ui.label(RichText::new("TensorFlow runtime: checking…").weak());
-        }
-        RuntimeState::Ready { version } => {
-            ui.label(RichText::new(format!("TensorFlow runtime {version}")).weak());
+        RuntimeState::Unknown | RuntimeState::Ready { .. } => {
+            ui.label(RichText::new(state.server.runtime.summary()).weak());
         }
         RuntimeState::Missing { how_to_fix } => {
             let how_to_fix = how_to_fix.clone();

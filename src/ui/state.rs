@@ -280,6 +280,21 @@ pub enum RuntimeState {
     },
 }
 
+impl RuntimeState {
+    /// One line for the About dialog and the server panel.
+    pub fn summary(&self) -> String {
+        match self {
+            RuntimeState::Unknown => "TensorFlow runtime: checking…".into(),
+            RuntimeState::Ready { version } => format!("TensorFlow runtime {version}"),
+            RuntimeState::Missing { .. } => {
+                "TensorFlow runtime: not installed (Server ▸ Install TensorFlow runtime)".into()
+            }
+            RuntimeState::Installing { .. } => "TensorFlow runtime: installing…".into(),
+            RuntimeState::InstallFailed { .. } => "TensorFlow runtime: install failed".into(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq)]
 pub enum ServerPhase {
     #[default]
