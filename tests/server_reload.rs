@@ -1,6 +1,7 @@
 //! Versions: hot reload under concurrent REST and gRPC load (zero failed
 //! requests across the swap), a failing version that keeps the previous one
-//! serving, TF Serving model config files (policies, labels), and shutdown.
+//! serving, TF Serving model config files (policies, labels), and shutdown and a
+//! restart on the same ports.
 
 mod common;
 mod server_common;
@@ -11,9 +12,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tfprobe::pb::convert::{tensor_from_proto, tensor_to_proto};
+use tfprobe::pb::tensorflow::serving::model_service_client::ModelServiceClient;
 use tfprobe::pb::tensorflow::serving::model_version_status::State;
 use tfprobe::pb::tensorflow::serving::prediction_service_client::PredictionServiceClient;
-use tfprobe::pb::tensorflow::serving::{ModelSpec, PredictRequest};
+use tfprobe::pb::tensorflow::serving::{GetModelStatusRequest, ModelSpec, PredictRequest};
 use tfprobe::server::{ModelSource, ServerHandle, VersionStatus};
 use tfprobe::tensor::{Tensor, TensorData};
 
@@ -323,11 +325,15 @@ async fn shutdown_closes_the_ports_and_unloads() {
     let rest = server.rest_addr().unwrap();
     let grpc = server.grpc_addr().unwrap();
     assert!(server.ready());
-    assert_eq!(get(rest, "/v1/models/half").status, 200);
+    // A keep-alive connection left open: the server closes it at shutdown, so the
+    // server's side of it lingers in TIME_WAIT, which must not block a restart.
+    let mut idle = Http::connect(rest);
+    assert_eq!(idle.get("/v1/models/half").status, 200);
+    assert_eq!(grpc_status(grpc).await, 2);
     tokio::time::timeout(Duration::from_secs(30), server.shutdown())
         .await
         .expect("shutdown finishes");
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Closed by the time shutdown returns.
     assert!(
         std::net::TcpStream::connect(rest).is_err(),
         "REST port closed"
@@ -336,4 +342,38 @@ async fn shutdown_closes_the_ports_and_unloads() {
         std::net::TcpStream::connect(grpc).is_err(),
         "gRPC port closed"
     );
+
+    // Restart in place at once (as a supervisor restarting the process would).
+    let mut again = config(vec![ModelSource::new("half", fixture("two_versions"))]);
+    again.rest_port = Some(rest.port());
+    again.grpc_port = Some(grpc.port());
+    let server = start(again).await;
+    assert_eq!(
+        (server.rest_addr(), server.grpc_addr()),
+        (Some(rest), Some(grpc))
+    );
+    assert_eq!(get(rest, "/v1/models/half").status, 200);
+    assert_eq!(grpc_status(grpc).await, 2);
+    drop(idle);
+    server.shutdown().await;
+}
+
+/// The latest version `GetModelStatus` reports for `half`.
+async fn grpc_status(addr: std::net::SocketAddr) -> i64 {
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let status = ModelServiceClient::new(channel)
+        .get_model_status(GetModelStatusRequest {
+            model_spec: Some(ModelSpec {
+                name: "half".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    status.model_version_status[0].version
 }

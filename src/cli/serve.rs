@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 use tfprobe::runtime::{Backend, LoadOptions, TfBackend};
-use tfprobe::server::{self, Loader, ModelSource, ServerConfig};
+use tfprobe::server::{self, Loader, ModelSource, ServerConfig, TlsSettings};
 
 /// Flags of TF Serving's `tensorflow_model_server`, plus tfprobe's own.
 #[derive(Args, Debug)]
@@ -89,6 +89,33 @@ pub struct ServeArgs {
     #[arg(long = "tensorflow_inter_op_parallelism", default_value_t = 0)]
     pub tensorflow_inter_op_parallelism: u32,
 
+    /// TF Serving's TLS settings: a text-format SSLConfig file with server_key and
+    /// server_cert (PEM text), and for mutual TLS custom_ca and client_verify: true.
+    /// tfprobe applies it to the REST port (https) as well as to gRPC.
+    #[arg(long = "ssl_config_file", value_name = "FILE", conflicts_with_all = ["ssl_cert_file", "ssl_key_file"])]
+    pub ssl_config_file: Option<PathBuf>,
+
+    /// PEM certificate (chain) for TLS on both ports (with --ssl_key_file).
+    #[arg(long = "ssl_cert_file", value_name = "PEM", requires = "ssl_key_file")]
+    pub ssl_cert_file: Option<PathBuf>,
+
+    /// PEM private key of --ssl_cert_file.
+    #[arg(long = "ssl_key_file", value_name = "PEM", requires = "ssl_cert_file")]
+    pub ssl_key_file: Option<PathBuf>,
+
+    /// Milliseconds a client may take to send a REST request's headers, finish the TLS
+    /// handshake or start a gRPC connection; idle REST keep-alive connections close after it.
+    #[arg(long = "header_read_timeout_in_ms", default_value_t = server::DEFAULT_HEADER_READ_TIMEOUT.as_millis() as u64)]
+    pub header_read_timeout_in_ms: u64,
+
+    /// Milliseconds a REST request body may take to arrive (408 beyond); 0 means no limit.
+    #[arg(long = "body_read_timeout_in_ms", default_value_t = server::DEFAULT_BODY_READ_TIMEOUT.as_millis() as u64)]
+    pub body_read_timeout_in_ms: u64,
+
+    /// Most connections open at once on each port; more wait to be accepted.
+    #[arg(long = "max_connections", default_value_t = server::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+
     /// Accepted for compatibility; tfprobe does not batch requests together.
     #[arg(long = "enable_batching", default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
     pub enable_batching: bool,
@@ -128,6 +155,20 @@ fn models(args: &ServeArgs) -> anyhow::Result<Vec<ModelSource>> {
     Ok(vec![ModelSource::new(args.model_name.clone(), base_path)])
 }
 
+/// TLS from --ssl_config_file or --ssl_cert_file/--ssl_key_file (clap makes them exclusive).
+fn tls(args: &ServeArgs) -> anyhow::Result<Option<TlsSettings>> {
+    let settings = match (
+        &args.ssl_config_file,
+        &args.ssl_cert_file,
+        &args.ssl_key_file,
+    ) {
+        (Some(file), _, _) => TlsSettings::from_ssl_config_file(file)?,
+        (None, Some(cert), Some(key)) => TlsSettings::from_pem_files(cert, key)?,
+        _ => return Ok(None),
+    };
+    Ok(Some(settings))
+}
+
 fn tensorflow_loader(args: &ServeArgs) -> Loader {
     let nonzero = |value: u32| (value > 0).then_some(value);
     let options = LoadOptions {
@@ -154,6 +195,8 @@ fn init_logging() {
 pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     init_logging();
     let models = models(args)?;
+    // Before the runtime: a bad certificate file is reported at once, TensorFlow or not.
+    let tls = tls(args)?;
     if args.enable_batching {
         tracing::warn!(
             "--enable_batching is accepted but ignored: tfprobe runs each request on its own"
@@ -181,6 +224,11 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         .filter(|ms| *ms > 0)
         .map(Duration::from_millis);
     config.max_request_bytes = args.max_request_bytes;
+    config.tls = tls;
+    config.header_read_timeout = Duration::from_millis(args.header_read_timeout_in_ms.max(1));
+    config.body_read_timeout = (args.body_read_timeout_in_ms > 0)
+        .then(|| Duration::from_millis(args.body_read_timeout_in_ms));
+    config.max_connections = args.max_connections.max(1);
     config.grpc_max_message_bytes = args.max_request_bytes;
     if let Some(threads) = args.model_threads {
         config.model_threads = threads.max(1);

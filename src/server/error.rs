@@ -55,6 +55,10 @@ pub enum ServeError {
         source: std::io::Error,
     },
 
+    /// TLS settings that cannot be used (missing key, not PEM, key not matching).
+    #[error(transparent)]
+    Tls(#[from] super::tls::TlsError),
+
     #[error("cannot read {}: {source}", .path.display())]
     Io {
         path: PathBuf,
@@ -89,7 +93,8 @@ impl ServeError {
             ServeError::UnknownLabel { .. }
             | ServeError::InvalidArgument { .. }
             | ServeError::Tensor(_)
-            | ServeError::Config { .. } => Code::InvalidArgument,
+            | ServeError::Config { .. }
+            | ServeError::Tls(_) => Code::InvalidArgument,
             ServeError::Runtime(err) => err.code(),
             ServeError::Unimplemented { .. } => Code::Unimplemented,
             ServeError::BodyTooLarge { .. } => Code::ResourceExhausted,

@@ -18,16 +18,19 @@ mod config;
 mod error;
 mod grpc;
 pub mod json;
+mod listen;
 mod metrics;
 mod predict;
 mod rest;
 #[cfg(test)]
 mod tests;
+mod tls;
 mod versions;
 
 pub use config::{ModelSource, VersionPolicy, parse_model_config, read_model_config_file};
 pub use error::{ServeError, grpc_code, http_status_for};
 pub use metrics::Metrics;
+pub use tls::{TlsError, TlsSettings};
 pub use versions::{Loader, ModelStatus, Servable, VersionRequest, VersionStatus};
 
 use crate::pb::tensorflow::serving::model_service_server::ModelServiceServer;
@@ -64,6 +67,17 @@ pub struct ServerConfig {
     /// Load the models before `start` returns (TF Serving's order); otherwise
     /// they load in the background and report LOADING meanwhile.
     pub wait_for_models: bool,
+    /// Serve both APIs over TLS (https, gRPC over TLS) with these settings.
+    pub tls: Option<TlsSettings>,
+    /// How long a client may take to send a REST request's headers, to finish the TLS
+    /// handshake, or to start its gRPC (HTTP/2) connection; also how long an idle
+    /// REST keep-alive connection stays open. Slow or silent clients are closed then.
+    pub header_read_timeout: Duration,
+    /// How long a REST request's body may take to arrive once its headers have
+    /// (408 beyond); `None`: no limit.
+    pub body_read_timeout: Option<Duration>,
+    /// Most connections open at once on each port; more wait to be accepted.
+    pub max_connections: usize,
     /// Builds a backend for a version directory.
     pub loader: Loader,
 }
@@ -82,12 +96,26 @@ impl std::fmt::Debug for ServerConfig {
             .field("model_threads", &self.model_threads)
             .field("queue_capacity", &self.queue_capacity)
             .field("wait_for_models", &self.wait_for_models)
+            .field("tls", &self.tls)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("body_read_timeout", &self.body_read_timeout)
+            .field("max_connections", &self.max_connections)
             .finish_non_exhaustive()
     }
 }
 
 /// Default largest request (REST body or gRPC message): 256 MiB.
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 256 * 1024 * 1024;
+
+/// Default [`ServerConfig::header_read_timeout`]: hyper's own default, long enough
+/// for clients that keep connections in a pool between requests.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Default [`ServerConfig::body_read_timeout`]: a 256 MiB body at about 4.5 MB/s.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Default [`ServerConfig::max_connections`], per port.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
 impl ServerConfig {
     pub fn new(models: Vec<ModelSource>, loader: Loader) -> ServerConfig {
@@ -109,10 +137,18 @@ impl ServerConfig {
             model_threads: (cores * 4).clamp(4, 32),
             queue_capacity: workers.queue_capacity,
             wait_for_models: true,
+            tls: None,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            body_read_timeout: Some(DEFAULT_BODY_READ_TIMEOUT),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             loader,
         }
     }
 }
+
+/// How often an idle gRPC connection is pinged, and how long the answer may take.
+const GRPC_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(60);
+const GRPC_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// State shared by the REST and gRPC front ends.
 pub(crate) struct Shared {
@@ -212,9 +248,9 @@ impl ServerHandle {
     pub async fn shutdown_with_grace(mut self, grace: Duration) {
         let _ = self.shutdown.send(true);
         self.stop.stop();
-        let tasks = std::mem::take(&mut self.tasks);
+        let mut tasks = std::mem::take(&mut self.tasks);
         let drained = tokio::time::timeout(grace, async {
-            for task in tasks {
+            for task in &mut tasks {
                 let _ = task.await;
             }
         })
@@ -224,6 +260,10 @@ impl ServerHandle {
                 "in-flight requests did not finish within {} ms; closing anyway",
                 grace.as_millis()
             );
+            // Otherwise the servers would keep running after `shutdown` returned.
+            for task in &tasks {
+                task.abort();
+            }
         }
         let poller = self.poller.take();
         let manager = Arc::clone(&self.shared.manager);
@@ -387,6 +427,22 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServeError> {
 
     let (shutdown, _) = watch::channel(false);
     let mut tasks = Vec::new();
+    let limits = listen::ConnLimits {
+        header_read_timeout: config.header_read_timeout,
+        body_read_timeout: config.body_read_timeout,
+        max_connections: config.max_connections,
+    };
+    if let Some(tls) = &config.tls {
+        tracing::info!(
+            "TLS on both ports, certificate from {}{}",
+            tls.source(),
+            if tls.client_verify() {
+                "; clients must present a certificate signed by the custom CA"
+            } else {
+                ""
+            }
+        );
+    }
     if let Some(listener) = grpc_listener {
         let (reporter, health) = tonic_health::server::health_reporter();
         reporter
@@ -409,17 +465,39 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServeError> {
             .add_service(health)
             .add_service(reflection)
             .add_service(reflection_alpha);
-        let incoming =
-            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+        let tls = config
+            .tls
+            .as_ref()
+            .map(|tls| tokio_rustls::TlsAcceptor::from(tls.rustls_config(&[b"h2"])));
+        let secure = if tls.is_some() { " (TLS)" } else { "" };
+        let (conns, acceptor) = listen::spawn_acceptor(
+            listener,
+            tls,
+            listen::Api::Grpc,
+            &limits,
+            shutdown.subscribe(),
+        );
+        tasks.push(acceptor);
         // Logged before the task starts: the listener is bound, so a client that reads this
         // line may connect at once, and no answer can come before the line is written.
-        tracing::info!("Running gRPC ModelServer at {} ...", shown_addr(grpc_addr));
+        tracing::info!(
+            "Running gRPC ModelServer at {}{secure} ...",
+            shown_addr(grpc_addr)
+        );
         let mut signal = shutdown.subscribe();
         tasks.push(tokio::spawn(async move {
             let stopped = async move {
                 let _ = signal.wait_for(|stopped| *stopped).await;
             };
+            let incoming = tokio_stream::StreamExt::map(
+                tokio_stream::wrappers::ReceiverStream::new(conns),
+                Ok::<_, std::io::Error>,
+            );
             let served = tonic::transport::Server::builder()
+                // Pings find peers that vanished without closing (and clients that
+                // stopped reading); without them such connections stay open for good.
+                .http2_keepalive_interval(Some(GRPC_KEEPALIVE_INTERVAL))
+                .http2_keepalive_timeout(Some(GRPC_KEEPALIVE_TIMEOUT))
                 .add_routes(routes)
                 .serve_with_incoming_shutdown(incoming, stopped)
                 .await;
@@ -429,24 +507,30 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServeError> {
         }));
     }
     if let Some(listener) = rest_listener {
-        use axum::serve::ListenerExt;
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
         let app = rest::router(Arc::clone(&shared));
-        tracing::info!("Exporting HTTP/REST API at:{} ...", shown_addr(rest_addr));
-        let mut signal = shutdown.subscribe();
-        tasks.push(tokio::spawn(async move {
-            let stopped = async move {
-                let _ = signal.wait_for(|stopped| *stopped).await;
-            };
-            if let Err(err) = axum::serve(listener, app)
-                .with_graceful_shutdown(stopped)
-                .await
-            {
-                tracing::error!("REST server stopped: {err}");
-            }
-        }));
+        let tls = config
+            .tls
+            .as_ref()
+            .map(|tls| tokio_rustls::TlsAcceptor::from(tls.rustls_config(&[b"http/1.1"])));
+        let secure = if tls.is_some() { " (https, TLS)" } else { "" };
+        let (conns, acceptor) = listen::spawn_acceptor(
+            listener,
+            tls,
+            listen::Api::Rest,
+            &limits,
+            shutdown.subscribe(),
+        );
+        tasks.push(acceptor);
+        tracing::info!(
+            "Exporting HTTP/REST API at:{}{secure} ...",
+            shown_addr(rest_addr)
+        );
+        tasks.push(tokio::spawn(listen::serve_rest(
+            conns,
+            app,
+            limits.clone(),
+            shutdown.subscribe(),
+        )));
     }
     Ok(ServerHandle {
         rest_addr,
