@@ -78,6 +78,17 @@ impl TensorData {
         self.len() == 0
     }
 
+    /// Memory the values take: element storage, and for strings their bytes
+    /// plus one `Vec` header each (what request size limits count).
+    pub fn size_bytes(&self) -> u64 {
+        let headers = each_variant!(self, values => std::mem::size_of_val(values.as_slice()));
+        let strings = match self {
+            TensorData::String(values) => values.iter().map(Vec::len).sum(),
+            _ => 0,
+        };
+        headers as u64 + strings as u64
+    }
+
     /// Empty storage of a dtype; `None` for dtypes serving cannot carry.
     pub fn empty(dtype: DType) -> Option<TensorData> {
         Some(match dtype {
@@ -175,5 +186,16 @@ mod tests {
         assert_eq!(tensor.dtype(), DType::STRING);
         assert_eq!(tensor.num_elements(), 0);
         assert!(Tensor::new(vec![u64::MAX, 3], TensorData::Bool(vec![])).is_err());
+    }
+
+    #[test]
+    fn sizes_count_elements_and_string_bytes() {
+        assert_eq!(TensorData::Float(vec![0.0; 3]).size_bytes(), 12);
+        assert_eq!(TensorData::Bool(vec![true; 3]).size_bytes(), 3);
+        let header = std::mem::size_of::<Vec<u8>>() as u64;
+        assert_eq!(
+            TensorData::String(vec![b"abc".to_vec(), vec![]]).size_bytes(),
+            2 * header + 3
+        );
     }
 }

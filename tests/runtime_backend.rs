@@ -1,6 +1,6 @@
 //! The TensorFlow backend against real libtensorflow: outputs equal Python TF's recorded
 //! outputs for every fixture signature, every serving dtype round-trips, bytes stay
-//! bytes, and bad requests and broken models give named errors without killing the process.
+//! bytes, and bad requests give named errors (broken models: tests/reliability_inputs.rs).
 
 mod common;
 
@@ -212,47 +212,6 @@ fn tensorflow_run_errors_keep_their_status() {
         }
         other => panic!("expected a TensorFlow run error, got {other:?}"),
     }
-}
-
-#[test]
-fn broken_models_fail_to_load_with_a_message_and_the_process_lives_on() {
-    ensure_runtime();
-    let empty = tempfile::tempdir().unwrap();
-    let mut dirs: Vec<_> = ["truncated", "garbage", "empty_pb", "not_a_model"]
-        .iter()
-        .map(|name| fixture_model(&format!("broken/{name}")))
-        .collect();
-    dirs.push(empty.path().to_path_buf());
-    dirs.push(fixture_model("does_not_exist"));
-    for dir in dirs {
-        let err = TfBackend::load(&dir, &LoadOptions::default())
-            .expect_err(&format!("{} loaded", dir.display()));
-        let message = err.to_string();
-        assert!(
-            message.len() > 10,
-            "{}: unhelpful message {message:?}",
-            dir.display()
-        );
-        eprintln!("{}: {message}", dir.display());
-    }
-    // Without its variables the graph loads (TensorFlow skips the restore, as TF Serving
-    // does) but running it fails with TensorFlow's message.
-    let backend = load(&fixture_model("broken/no_variables"));
-    let input = Tensor::new(vec![1], TensorData::Float(vec![2.0])).unwrap();
-    let err = backend
-        .run("serving_default", one_input("x", input), &[])
-        .unwrap_err();
-    assert!(err.to_string().contains("Could not find variable"), "{err}");
-    // Still alive and working.
-    let backend = load(&fixture_model("two_versions/1"));
-    let input = Tensor::new(vec![1], TensorData::Float(vec![2.0])).unwrap();
-    assert_eq!(
-        backend
-            .run("serving_default", one_input("x", input), &[])
-            .unwrap()["y"]
-            .data,
-        TensorData::Float(vec![5.0])
-    );
 }
 
 #[test]

@@ -6,16 +6,15 @@
 mod common;
 mod server_common;
 
+use server_common::load::{Check, Load, LoadSpec};
 use server_common::{Http, config, copy_dir, fixture, get, start};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tfprobe::pb::convert::{tensor_from_proto, tensor_to_proto};
 use tfprobe::pb::tensorflow::serving::model_service_client::ModelServiceClient;
 use tfprobe::pb::tensorflow::serving::model_version_status::State;
-use tfprobe::pb::tensorflow::serving::prediction_service_client::PredictionServiceClient;
-use tfprobe::pb::tensorflow::serving::{GetModelStatusRequest, ModelSpec, PredictRequest};
+use tfprobe::pb::tensorflow::serving::{GetModelStatusRequest, ModelSpec};
 use tfprobe::server::{ModelSource, ServerHandle, VersionStatus};
 use tfprobe::tensor::{Tensor, TensorData};
 
@@ -62,95 +61,31 @@ async fn hot_reload_under_load_loses_no_request() {
     install_version(base.path(), &fixture("two_versions").join("1"), 1);
     let server = start(config(vec![ModelSource::new("half", base.path())])).await;
     let rest = server.rest_addr().unwrap();
-    let grpc = server.grpc_addr().unwrap();
     let (old, new) = (expected(1), expected(2));
-    let x = input();
-    let TensorData::Float(x_values) = &x.data else {
-        panic!()
+    let saw_new = Arc::new(AtomicUsize::new(0));
+    let check: Check = {
+        let saw_new = Arc::clone(&saw_new);
+        Arc::new(move |values: &[f32]| {
+            if values == new.as_slice() {
+                saw_new.fetch_add(1, Ordering::Relaxed);
+            }
+            values == old.as_slice() || values == new.as_slice()
+        })
     };
-    let body = serde_json::json!({"instances": x_values}).to_string();
-
-    let stop = Arc::new(AtomicBool::new(false));
-    let (served, failures, saw_new) = (
-        Arc::new(AtomicUsize::new(0)),
-        Arc::new(AtomicUsize::new(0)),
-        Arc::new(AtomicUsize::new(0)),
-    );
-    let mut rest_clients = Vec::new();
-    for _ in 0..3 {
-        let (stop, served, failures, saw_new) = (
-            stop.clone(),
-            served.clone(),
-            failures.clone(),
-            saw_new.clone(),
-        );
-        let (body, old, new) = (body.clone(), old.clone(), new.clone());
-        rest_clients.push(std::thread::spawn(move || {
-            let mut http = Http::connect(rest);
-            let deadline = Instant::now() + Duration::from_secs(90);
-            while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
-                let reply = http.post("/v1/models/half:predict", &body);
-                let values: Option<Vec<f32>> = (reply.status == 200)
-                    .then(|| serde_json::from_str::<serde_json::Value>(&reply.body).ok())
-                    .flatten()
-                    .and_then(|json| serde_json::from_value(json["predictions"].clone()).ok());
-                match values {
-                    Some(values) if values == new => {
-                        saw_new.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Some(values) if values == old => {}
-                    _ => {
-                        eprintln!("failed request: {} {}", reply.status, reply.body);
-                        failures.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                served.fetch_add(1, Ordering::Relaxed);
-            }
-        }));
-    }
-    let mut grpc_clients = Vec::new();
-    for _ in 0..2 {
-        let (stop, served, failures) = (stop.clone(), served.clone(), failures.clone());
-        let (x, old, new) = (x.clone(), old.clone(), new.clone());
-        grpc_clients.push(tokio::spawn(async move {
-            let channel = tonic::transport::Channel::from_shared(format!("http://{grpc}"))
-                .unwrap()
-                .connect()
-                .await
-                .unwrap();
-            let mut client = PredictionServiceClient::new(channel);
-            let deadline = Instant::now() + Duration::from_secs(90);
-            while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
-                let request = PredictRequest {
-                    model_spec: Some(ModelSpec {
-                        name: "half".into(),
-                        ..Default::default()
-                    }),
-                    inputs: [("x".to_string(), tensor_to_proto(&x))].into(),
-                    ..Default::default()
-                };
-                match client.predict(request).await {
-                    Ok(response) => {
-                        let y = tensor_from_proto(&response.into_inner().outputs["y"]).unwrap();
-                        let TensorData::Float(values) = y.data else {
-                            panic!()
-                        };
-                        if values != old && values != new {
-                            failures.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                    Err(status) => {
-                        eprintln!("failed gRPC request: {status}");
-                        failures.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                served.fetch_add(1, Ordering::Relaxed);
-            }
-        }));
-    }
+    let load = Load::start(LoadSpec {
+        rest,
+        grpc: server.grpc_addr().unwrap(),
+        model: "half".into(),
+        x: input(),
+        rest_clients: 3,
+        grpc_clients: 2,
+        max_requests: None,
+        deadline: Duration::from_secs(90),
+        check,
+    });
 
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let before_swap = served.load(Ordering::Relaxed);
+    let before_swap = load.served();
     install_version(base.path(), &fixture("two_versions").join("2"), 2);
     wait_for(
         &server,
@@ -169,25 +104,15 @@ async fn hot_reload_under_load_loses_no_request() {
     while saw_new.load(Ordering::Relaxed) < 20 && started.elapsed() < Duration::from_secs(30) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    stop.store(true, Ordering::Relaxed);
-    for client in rest_clients {
-        client.join().unwrap();
-    }
-    for client in grpc_clients {
-        client.await.unwrap();
-    }
-    let total = served.load(Ordering::Relaxed);
+    let counts = load.stop().await;
     eprintln!(
-        "{total} requests ({before_swap} before the swap), {} answered by version 2",
+        "{} requests ({before_swap} before the swap), {} answered by version 2",
+        counts.served,
         saw_new.load(Ordering::Relaxed)
     );
-    assert_eq!(
-        failures.load(Ordering::Relaxed),
-        0,
-        "requests failed across the swap"
-    );
+    assert_eq!(counts.failures, 0, "requests failed across the swap");
     assert!(
-        before_swap > 0 && total > before_swap,
+        before_swap > 0 && counts.served > before_swap,
         "load ran across the swap"
     );
     assert!(

@@ -49,6 +49,9 @@ pub enum ImageError {
     },
 }
 
+/// Largest height or width a model's preprocessing.json may ask for.
+pub const MAX_PREPROCESSING_SIDE_PX: u64 = 8192;
+
 /// How to turn an image into pixels; `None` fields are picked from the model.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ImageOptions {
@@ -89,13 +92,18 @@ impl ImageOptions {
                     .as_str()
                     .and_then(|name| name.parse().ok());
             }
+            // A size out of range is ignored like a missing one: the file comes with
+            // the model, and [100000, 100000] would make every image a 40 GB resize.
+            let side = |value: &serde_json::Value| {
+                value
+                    .as_u64()
+                    .filter(|side| (1..=MAX_PREPROCESSING_SIDE_PX).contains(side))
+                    .map(|side| side as u32)
+            };
             if self.size.is_none()
-                && let (Some(h), Some(w)) = (doc["size"][0].as_u64(), doc["size"][1].as_u64())
+                && let (Some(h), Some(w)) = (side(&doc["size"][0]), side(&doc["size"][1]))
             {
-                self.size = Some((
-                    u32::try_from(h).unwrap_or(224),
-                    u32::try_from(w).unwrap_or(224),
-                ));
+                self.size = Some((h, w));
             }
             if self.crop_fraction.is_none() {
                 self.crop_fraction = doc["crop_fraction"].as_f64().map(|f| f as f32);

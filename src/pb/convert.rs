@@ -44,6 +44,18 @@ pub enum ConvertError {
         actual: usize,
     },
 
+    /// A small message whose shape claims far more elements than it carries
+    /// (the fill rule would repeat its last value): refused before allocating.
+    #[error(
+        "tensor shape {shape:?} of {dtype} needs {needed_bytes} bytes once decoded, more than the limit of {limit_bytes} bytes"
+    )]
+    DecodedTooLarge {
+        dtype: String,
+        shape: Vec<u64>,
+        needed_bytes: u64,
+        limit_bytes: u64,
+    },
+
     #[error("tensor of shape {shape:?} ({expected} elements) carries {actual} values in {field}")]
     TooManyValues {
         shape: Vec<u64>,
@@ -87,8 +99,23 @@ pub fn shape_to_proto(shape: &[u64]) -> TensorShapeProto {
     }
 }
 
-/// Decodes a wire tensor.
+/// Largest tensor [`tensor_from_proto`] decodes: 2 GiB, protobuf's own limit
+/// on a message, so only a shape that the fill rule would blow up is refused.
+pub const MAX_DECODED_BYTES: u64 = 2 << 30;
+
+/// Decodes a wire tensor of at most [`MAX_DECODED_BYTES`].
 pub fn tensor_from_proto(proto: &TensorProto) -> Result<Tensor, ConvertError> {
+    tensor_from_proto_limited(proto, MAX_DECODED_BYTES)
+}
+
+/// Decodes a wire tensor whose values take at most `limit_bytes` in memory.
+/// The size is worked out from the shape before anything is allocated: a
+/// message of a few bytes may claim `[1 << 20, 1 << 20]` floats, which the fill
+/// rule would otherwise expand to 4 TiB and abort the process.
+pub fn tensor_from_proto_limited(
+    proto: &TensorProto,
+    limit_bytes: u64,
+) -> Result<Tensor, ConvertError> {
     let shape = shape_from_proto(proto.tensor_shape.as_ref())?;
     let count = element_count(&shape).ok_or_else(|| ConvertError::TooLarge {
         shape: shape.iter().map(|&dim| dim as i64).collect(),
@@ -101,6 +128,17 @@ pub fn tensor_from_proto(proto: &TensorProto) -> Result<Tensor, ConvertError> {
     let n = usize::try_from(count).map_err(|_| ConvertError::TooLarge {
         shape: shape.iter().map(|&dim| dim as i64).collect(),
     })?;
+    let within_limit = |shape: &[u64], needed_bytes: u64| {
+        if needed_bytes > limit_bytes {
+            return Err(ConvertError::DecodedTooLarge {
+                dtype: dtype.name(),
+                shape: shape.to_vec(),
+                needed_bytes,
+                limit_bytes,
+            });
+        }
+        Ok(())
+    };
 
     if !proto.tensor_content.is_empty() && dtype != DType::STRING {
         let size = dtype.element_size_bytes().ok_or_else(unsupported)?;
@@ -113,10 +151,13 @@ pub fn tensor_from_proto(proto: &TensorProto) -> Result<Tensor, ConvertError> {
                 actual: proto.tensor_content.len(),
             });
         }
+        within_limit(&shape, expected)?;
         let data = from_content(dtype, &proto.tensor_content).ok_or_else(unsupported)?;
         return Ok(Tensor { shape, data });
     }
 
+    // Checked before the fill rule allocates what the shape claims.
+    within_limit(&shape, decoded_bytes(proto, dtype, count))?;
     let fill = Fill { shape: &shape, n };
     let data = match dtype {
         DType::FLOAT => TensorData::Float(fill.apply(&proto.float_val, "float_val", |&v| v)?),
@@ -140,6 +181,24 @@ pub fn tensor_from_proto(proto: &TensorProto) -> Result<Tensor, ConvertError> {
         _ => return Err(unsupported()),
     };
     Ok(Tensor { shape, data })
+}
+
+/// Memory the decoded values take (saturating): element storage, plus the bytes
+/// of strings, where the fill rule repeats the last string given. Unsupported
+/// dtypes count as nothing here and are refused afterwards.
+fn decoded_bytes(proto: &TensorProto, dtype: DType, count: u64) -> u64 {
+    if dtype != DType::STRING {
+        let size = dtype.element_size_bytes().unwrap_or(0) as u64;
+        return count.saturating_mul(size);
+    }
+    let given = &proto.string_val;
+    let given_bytes: u64 = given.iter().map(|value| value.len() as u64).sum();
+    let repeated = count.saturating_sub(given.len() as u64);
+    let last_bytes = given.last().map_or(0, |value| value.len() as u64);
+    count
+        .saturating_mul(std::mem::size_of::<Vec<u8>>() as u64)
+        .saturating_add(given_bytes)
+        .saturating_add(repeated.saturating_mul(last_bytes))
 }
 
 /// TensorFlow's fill rule for typed value fields.
@@ -429,5 +488,52 @@ mod tests {
             tensor_from_proto(&proto).unwrap_err(),
             ConvertError::NegativeDim { size: -1 }
         );
+    }
+
+    #[test]
+    fn huge_claimed_shapes_are_refused_before_allocating() {
+        // 2^40 floats from one float_val: 4 TiB if the fill rule ran.
+        let proto = TensorProto {
+            dtype: DataType::DtFloat as i32,
+            tensor_shape: Some(shape_to_proto(&[1 << 20, 1 << 20])),
+            float_val: vec![1.0],
+            ..Default::default()
+        };
+        assert_eq!(
+            tensor_from_proto(&proto).unwrap_err().to_string(),
+            "tensor shape [1048576, 1048576] of DT_FLOAT needs 4398046511104 bytes once decoded, \
+             more than the limit of 2147483648 bytes"
+        );
+        // One 1 MiB string repeated a million times.
+        let proto = TensorProto {
+            dtype: DataType::DtString as i32,
+            tensor_shape: Some(shape_to_proto(&[1 << 20])),
+            string_val: vec![vec![b'x'; 1 << 20]],
+            ..Default::default()
+        };
+        assert!(matches!(
+            tensor_from_proto(&proto).unwrap_err(),
+            ConvertError::DecodedTooLarge { needed_bytes, .. } if needed_bytes > 1 << 40
+        ));
+        // The limit is exact: 16 floats are 64 bytes.
+        let proto = TensorProto {
+            dtype: DataType::DtFloat as i32,
+            tensor_shape: Some(shape_to_proto(&[4, 4])),
+            ..Default::default()
+        };
+        assert_eq!(
+            tensor_from_proto_limited(&proto, 64)
+                .unwrap()
+                .num_elements(),
+            16
+        );
+        assert!(matches!(
+            tensor_from_proto_limited(&proto, 63).unwrap_err(),
+            ConvertError::DecodedTooLarge {
+                needed_bytes: 64,
+                limit_bytes: 63,
+                ..
+            }
+        ));
     }
 }

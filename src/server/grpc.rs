@@ -8,7 +8,8 @@ use super::error::ServeError;
 use super::metrics::Protocol;
 use super::predict::{check_inputs, check_output_filter, run};
 use super::versions::VersionRequest;
-use crate::pb::convert::{tensor_from_proto, tensor_into_proto};
+use crate::pb::convert::{ConvertError, tensor_from_proto_limited, tensor_into_proto};
+use crate::pb::tensorflow::TensorProto;
 use crate::pb::tensorflow::error::Code;
 use crate::pb::tensorflow::serving::model_service_server::{ModelService, ModelServiceServer};
 use crate::pb::tensorflow::serving::prediction_service_server::{
@@ -22,6 +23,7 @@ use crate::pb::tensorflow::serving::{
 };
 use crate::runtime::NamedTensors;
 use prost::Message;
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Instant;
@@ -37,11 +39,55 @@ const SIGNATURE_DEF_MAP_TYPE_URL: &str = "type.googleapis.com/tensorflow.serving
 #[derive(Clone)]
 pub struct TfServing {
     shared: Arc<Shared>,
+    /// The most a request's input tensors may take once decoded: the message
+    /// size limit, so that a shape the fill rule would expand (a few bytes on
+    /// the wire claiming terabytes) is refused before anything is allocated.
+    max_decoded_bytes: u64,
 }
 
 impl TfServing {
-    pub fn new(shared: Arc<Shared>) -> Self {
-        TfServing { shared }
+    pub fn new(shared: Arc<Shared>, max_message_bytes: usize) -> Self {
+        TfServing {
+            shared,
+            max_decoded_bytes: max_message_bytes as u64,
+        }
+    }
+
+    /// The request's tensors, each decoded within what the ones before left of
+    /// the budget (extra inputs are refused later, but must not allocate first).
+    fn decode_inputs(
+        &self,
+        protos: &BTreeMap<String, TensorProto>,
+    ) -> Result<NamedTensors, ServeError> {
+        let mut inputs = NamedTensors::new();
+        let mut used_bytes = 0u64;
+        for (key, proto) in protos {
+            let left_bytes = self.max_decoded_bytes.saturating_sub(used_bytes);
+            let tensor = tensor_from_proto_limited(proto, left_bytes).map_err(|err| match err {
+                ConvertError::DecodedTooLarge {
+                    dtype,
+                    shape,
+                    needed_bytes,
+                    ..
+                } => {
+                    let before = if used_bytes > 0 {
+                        format!(" (with the {used_bytes} bytes of the inputs before it)")
+                    } else {
+                        String::new()
+                    };
+                    ServeError::invalid(format!(
+                        "input '{key}': tensor shape {shape:?} of {dtype} needs {needed_bytes} bytes once decoded, \
+                         more than the server's limit of {} bytes for a request's inputs{before}; \
+                         start the server with a larger --max_request_bytes",
+                        self.max_decoded_bytes
+                    ))
+                }
+                err => ServeError::invalid(format!("input '{key}': {err}")),
+            })?;
+            used_bytes = used_bytes.saturating_add(tensor.data.size_bytes());
+            inputs.insert(key.clone(), tensor);
+        }
+        Ok(inputs)
     }
 
     /// Runs a Predict; `signature_label` gets the signature once it is known to exist.
@@ -67,12 +113,7 @@ impl TfServing {
         };
         let signature = servable.signature(&signature_key)?;
         signature_label.push_str(&signature.key);
-        let mut inputs = NamedTensors::new();
-        for (key, proto) in &request.inputs {
-            let tensor = tensor_from_proto(proto)
-                .map_err(|err| ServeError::invalid(format!("input '{key}': {err}")))?;
-            inputs.insert(key.clone(), tensor);
-        }
+        let inputs = self.decode_inputs(&request.inputs)?;
         check_inputs(signature, &inputs)?;
         let output_keys = check_output_filter(signature, &request.output_filter)?;
         let outputs = run(&servable, &signature_key, inputs, &output_keys, None).await?;
@@ -247,7 +288,7 @@ impl ModelService for TfServing {
 
 /// The gRPC services with message size limits applied.
 pub fn services(shared: &Arc<Shared>, max_message_bytes: usize) -> tonic::service::Routes {
-    let service = TfServing::new(Arc::clone(shared));
+    let service = TfServing::new(Arc::clone(shared), max_message_bytes);
     let prediction = PredictionServiceServer::new(service.clone())
         .max_decoding_message_size(max_message_bytes)
         .max_encoding_message_size(max_message_bytes);

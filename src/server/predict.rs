@@ -5,7 +5,7 @@
 
 use super::error::ServeError;
 use super::versions::Servable;
-use crate::model::SignatureInfo;
+use crate::model::{Shape, SignatureInfo};
 use crate::runtime::{NamedTensors, RuntimeError, validate};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -41,6 +41,13 @@ pub async fn run(
         .map_err(ServeError::from)
 }
 
+/// Largest batch (first dimension of an input whose signature leaves it
+/// open) one request may carry. TF Serving bounds batches only when batching
+/// is on (its `max_batch_size`); without a bound one request of a million
+/// tiny rows would make the model allocate activations for all of them.
+/// Generous: clients that send more split their requests anyway.
+pub const MAX_BATCH_SIZE: u64 = 1024;
+
 fn keys<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
     names.into_iter().collect::<Vec<_>>().join(",")
 }
@@ -68,6 +75,29 @@ pub fn check_inputs(signature: &SignatureInfo, inputs: &NamedTensors) -> Result<
     }
     for info in &signature.inputs {
         validate::check_tensor(info, &inputs[&info.key])?;
+    }
+    check_batch_size(signature, inputs, MAX_BATCH_SIZE)
+}
+
+/// Batch dimensions (a signature dim 0 of -1) must not exceed `max_batch`.
+/// The message starts like TF Serving's batching error, which users search for.
+fn check_batch_size(
+    signature: &SignatureInfo,
+    inputs: &NamedTensors,
+    max_batch: u64,
+) -> Result<(), ServeError> {
+    for info in &signature.inputs {
+        let Shape::Dims(dims) = &info.shape else {
+            continue;
+        };
+        let open_batch = dims.first().is_some_and(|dim| dim.size < 0);
+        let batch = inputs[&info.key].shape.first().copied().unwrap_or(0);
+        if open_batch && batch > max_batch {
+            return Err(ServeError::invalid(format!(
+                "Task size {batch} is larger than maximum input batch size {max_batch}: input '{}' has {batch} rows (its first dimension); split the request into batches of at most {max_batch}",
+                info.key
+            )));
+        }
     }
     Ok(())
 }
@@ -166,6 +196,27 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "input 'a' expects shape (-1, 2) but got [2]"
+        );
+        assert_eq!(err.http_status(), 400);
+    }
+
+    #[test]
+    fn batches_over_the_limit_are_refused() {
+        let mut inputs = NamedTensors::new();
+        inputs.insert(
+            "a".into(),
+            Tensor::new(vec![3, 2], TensorData::Float(vec![0.0; 6])).unwrap(),
+        );
+        inputs.insert(
+            "b".into(),
+            Tensor::new(vec![5], TensorData::Int64(vec![0; 5])).unwrap(),
+        );
+        // 'b' (5 rows) has unknown rank: its first dimension need not be a batch.
+        check_batch_size(&signature(), &inputs, 3).unwrap();
+        let err = check_batch_size(&signature(), &inputs, 2).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Task size 3 is larger than maximum input batch size 2: input 'a' has 3 rows (its first dimension); split the request into batches of at most 2"
         );
         assert_eq!(err.http_status(), 400);
     }

@@ -4,6 +4,8 @@
 //! JSON encodings of tensors.
 #![allow(dead_code)]
 
+pub mod load;
+
 use base64::Engine;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -117,7 +119,21 @@ impl Http {
     }
 
     pub fn send(&mut self, method: &str, path: &str, body: Option<&[u8]>) -> Reply {
+        self.send_with_headers(method, path, &[], body)
+    }
+
+    /// A request with extra header lines (`Content-Type`, ...).
+    pub fn send_with_headers(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Reply {
         let mut request = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\n");
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
         if let Some(body) = body {
             request.push_str(&format!("Content-Length: {}\r\n", body.len()));
         }

@@ -1,0 +1,148 @@
+//! Full queues: with one model thread busy and its one queue slot taken, the
+//! next request is refused at once, 429 over REST and RESOURCE_EXHAUSTED over
+//! gRPC, with a message that says what is full; the busy and the queued
+//! requests still succeed. Part of the reliability suite (docs/reliability.md).
+
+mod common;
+mod reliability_common;
+mod server_common;
+
+use reliability_common::PanicWatch;
+use reliability_common::grpc::{assert_status, channel, good_predict_succeeds, good_request};
+use server_common::{Http, config, fixture, start};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use tfprobe::model::SavedModelInfo;
+use tfprobe::pb::tensorflow::serving::prediction_service_client::PredictionServiceClient;
+use tfprobe::runtime::{Backend, LoadOptions, NamedTensors, RuntimeError, TfBackend};
+use tfprobe::server::ModelSource;
+use tonic::Code;
+
+/// The real two_versions model behind a gate: runs wait until the test opens it.
+struct Gated {
+    inner: TfBackend,
+    gate: Arc<Gate>,
+}
+
+#[derive(Default)]
+struct Gate {
+    open: Mutex<bool>,
+    opened: Condvar,
+    entered: AtomicUsize,
+}
+
+impl Gate {
+    fn open(&self) {
+        *self.open.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        self.opened.notify_all();
+    }
+
+    async fn wait_entered(&self, runs: usize) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.entered.load(Ordering::SeqCst) < runs {
+            assert!(Instant::now() < deadline, "no run reached the model");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+impl Backend for Gated {
+    fn model(&self) -> &SavedModelInfo {
+        self.inner.model()
+    }
+
+    fn run(
+        &self,
+        signature_key: &str,
+        inputs: NamedTensors,
+        output_keys: &[String],
+    ) -> Result<NamedTensors, RuntimeError> {
+        self.gate.entered.fetch_add(1, Ordering::SeqCst);
+        let open = self
+            .gate
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        drop(
+            self.gate
+                .opened
+                .wait_while(open, |open| !*open)
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        self.inner.run(signature_key, inputs, output_keys)
+    }
+}
+
+const GOOD_BODY: &str = r#"{"instances": [1.0, 2.0]}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_answers_429_and_resource_exhausted_at_once() {
+    let panics = PanicWatch::install();
+    common::ensure_runtime();
+    let gate = Arc::new(Gate::default());
+    let mut config = config(vec![ModelSource::new("half", fixture("two_versions"))]);
+    config.loader = {
+        let gate = Arc::clone(&gate);
+        Arc::new(move |dir: &Path| {
+            let inner = TfBackend::load(dir, &LoadOptions::default())?;
+            let gate = Arc::clone(&gate);
+            Ok(Arc::new(Gated { inner, gate }) as Arc<dyn Backend>)
+        })
+    };
+    // One model thread and one queue slot: the third request at once is one too many.
+    config.model_threads = 1;
+    config.queue_capacity = 1;
+    let server = start(config).await;
+    let rest = server.rest_addr().unwrap();
+    let post = move || Http::connect(rest).post("/v1/models/half:predict", GOOD_BODY);
+    let running = std::thread::spawn(post);
+    gate.wait_entered(1).await;
+    // Two more: one waits in the queue, the other is refused without waiting.
+    let (answers, answered) = std::sync::mpsc::channel();
+    for _ in 0..2 {
+        let answers = answers.clone();
+        std::thread::spawn(move || answers.send(post()).unwrap());
+    }
+    let refused = tokio::task::spawn_blocking(move || {
+        let first = answered.recv_timeout(Duration::from_secs(10));
+        (first, answered)
+    });
+    let (refused, answered) = refused.await.unwrap();
+    let refused = refused.expect("one of the two requests was refused at once");
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    let needle = "the model's request queue is full (1 waiting); retry later";
+    assert!(refused.error().contains(needle), "{}", refused.body);
+    // gRPC gets RESOURCE_EXHAUSTED while the queue is still full.
+    let channel = channel(server.grpc_addr().unwrap()).await;
+    let result = PredictionServiceClient::new(channel.clone())
+        .predict(good_request())
+        .await;
+    assert_status(
+        "gRPC with a full queue",
+        result,
+        Code::ResourceExhausted,
+        needle,
+    );
+    // Once the model runs again, the running and the queued request both succeed.
+    gate.open();
+    let (running, queued) = tokio::task::spawn_blocking(move || {
+        (
+            running.join().unwrap(),
+            answered.recv_timeout(Duration::from_secs(30)).unwrap(),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        (running.status, queued.status),
+        (200, 200),
+        "{} {}",
+        running.body,
+        queued.body
+    );
+    good_predict_succeeds(&channel, "the full queue").await;
+    server.shutdown().await;
+    panics.assert_none();
+}
