@@ -538,3 +538,26 @@ fn raw_http_garbage_closes_only_its_connection(addr: std::net::SocketAddr) {
         assert_eq!(good.status, 200, "after {garbage:?}: {}", good.body);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_batch_limit_follows_the_server_setting() {
+    let panics = PanicWatch::install();
+    common::ensure_runtime();
+    let mut config = config(vec![ModelSource::new("half", fixture("two_versions"))]);
+    config.max_batch_size = 2;
+    let server = start(config).await;
+    let mut http = Http::connect(server.rest_addr().unwrap());
+    let two_rows = http.post(GOOD_PATH, r#"{"instances": [1.0, 2.0]}"#);
+    assert_eq!(two_rows.status, 200, "{}", two_rows.body);
+    let three_rows = http.post(GOOD_PATH, r#"{"instances": [1.0, 2.0, 3.0]}"#);
+    assert_eq!(three_rows.status, 400, "{}", three_rows.body);
+    assert!(
+        three_rows.body.contains(
+            "Task size 3 is larger than maximum input batch size 2: input 'x' has 3 rows (its first dimension); split the request into batches of at most 2, or raise --max_batch_size"
+        ),
+        "{}",
+        three_rows.body
+    );
+    server.shutdown().await;
+    panics.assert_none();
+}

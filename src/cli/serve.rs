@@ -69,6 +69,11 @@ pub struct ServeArgs {
     #[arg(long = "max_request_bytes", default_value_t = server::DEFAULT_MAX_REQUEST_BYTES)]
     pub max_request_bytes: usize,
 
+    /// Most rows (first dimension) one request may carry for an input whose signature
+    /// leaves the batch size open (-1); larger requests get INVALID_ARGUMENT.
+    #[arg(long = "max_batch_size", default_value_t = server::DEFAULT_MAX_BATCH_SIZE, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_batch_size: u64,
+
     /// Threads that run each loaded model version (default: 4 per core, 4 to 32).
     #[arg(long = "model_threads")]
     pub model_threads: Option<usize>,
@@ -224,6 +229,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         .filter(|ms| *ms > 0)
         .map(Duration::from_millis);
     config.max_request_bytes = args.max_request_bytes;
+    config.max_batch_size = args.max_batch_size;
     config.tls = tls;
     config.header_read_timeout = Duration::from_millis(args.header_read_timeout_in_ms.max(1));
     config.body_read_timeout = (args.body_read_timeout_in_ms > 0)

@@ -73,7 +73,7 @@ pub enum RuntimeError {
     Run { code: Code, message: String },
 
     #[error(
-        "the model's request queue is full ({capacity} waiting); retry later or raise the queue size"
+        "the model's request queue is full ({capacity} waiting); retry later or raise the queue size (tfprobe serve --model_queue_capacity)"
     )]
     QueueFull { capacity: usize },
 

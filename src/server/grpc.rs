@@ -114,7 +114,7 @@ impl TfServing {
         let signature = servable.signature(&signature_key)?;
         signature_label.push_str(&signature.key);
         let inputs = self.decode_inputs(&request.inputs)?;
-        check_inputs(signature, &inputs)?;
+        check_inputs(signature, &inputs, self.shared.max_batch_size)?;
         let output_keys = check_output_filter(signature, &request.output_filter)?;
         let outputs = run(&servable, &signature_key, inputs, &output_keys, None).await?;
         Ok(PredictResponse {

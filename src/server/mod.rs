@@ -21,6 +21,7 @@ pub mod json;
 mod listen;
 mod metrics;
 mod predict;
+pub use predict::DEFAULT_MAX_BATCH_SIZE;
 mod rest;
 #[cfg(test)]
 mod tests;
@@ -78,6 +79,8 @@ pub struct ServerConfig {
     pub body_read_timeout: Option<Duration>,
     /// Most connections open at once on each port; more wait to be accepted.
     pub max_connections: usize,
+    /// Largest first dimension an input may carry where its signature leaves it open (-1).
+    pub max_batch_size: u64,
     /// Builds a backend for a version directory.
     pub loader: Loader,
 }
@@ -100,6 +103,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("header_read_timeout", &self.header_read_timeout)
             .field("body_read_timeout", &self.body_read_timeout)
             .field("max_connections", &self.max_connections)
+            .field("max_batch_size", &self.max_batch_size)
             .finish_non_exhaustive()
     }
 }
@@ -141,6 +145,7 @@ impl ServerConfig {
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             body_read_timeout: Some(DEFAULT_BODY_READ_TIMEOUT),
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_batch_size: DEFAULT_MAX_BATCH_SIZE,
             loader,
         }
     }
@@ -156,6 +161,7 @@ pub(crate) struct Shared {
     pub metrics: Arc<Metrics>,
     pub rest_timeout: Option<Duration>,
     pub max_request_bytes: usize,
+    pub max_batch_size: u64,
 }
 
 /// Wakes the polling thread early (shutdown).
@@ -388,6 +394,7 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServeError> {
         manager: Arc::clone(&manager),
         metrics,
         rest_timeout: config.rest_timeout,
+        max_batch_size: config.max_batch_size,
         max_request_bytes: config.max_request_bytes,
     });
 

@@ -46,14 +46,19 @@ pub async fn run(
 /// is on (its `max_batch_size`); without a bound one request of a million
 /// tiny rows would make the model allocate activations for all of them.
 /// Generous: clients that send more split their requests anyway.
-pub const MAX_BATCH_SIZE: u64 = 1024;
+/// `--max_batch_size` / [`super::ServerConfig::max_batch_size`] changes it.
+pub const DEFAULT_MAX_BATCH_SIZE: u64 = 1024;
 
 fn keys<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
     names.into_iter().collect::<Vec<_>>().join(",")
 }
 
 /// Inputs must be exactly the signature's, with its dtypes and compatible shapes.
-pub fn check_inputs(signature: &SignatureInfo, inputs: &NamedTensors) -> Result<(), ServeError> {
+pub fn check_inputs(
+    signature: &SignatureInfo,
+    inputs: &NamedTensors,
+    max_batch_size: u64,
+) -> Result<(), ServeError> {
     let sent: BTreeSet<&str> = inputs.keys().map(String::as_str).collect();
     let wanted: BTreeSet<&str> = signature
         .inputs
@@ -76,7 +81,7 @@ pub fn check_inputs(signature: &SignatureInfo, inputs: &NamedTensors) -> Result<
     for info in &signature.inputs {
         validate::check_tensor(info, &inputs[&info.key])?;
     }
-    check_batch_size(signature, inputs, MAX_BATCH_SIZE)
+    check_batch_size(signature, inputs, max_batch_size)
 }
 
 /// Batch dimensions (a signature dim 0 of -1) must not exceed `max_batch`.
@@ -94,7 +99,7 @@ fn check_batch_size(
         let batch = inputs[&info.key].shape.first().copied().unwrap_or(0);
         if open_batch && batch > max_batch {
             return Err(ServeError::invalid(format!(
-                "Task size {batch} is larger than maximum input batch size {max_batch}: input '{}' has {batch} rows (its first dimension); split the request into batches of at most {max_batch}",
+                "Task size {batch} is larger than maximum input batch size {max_batch}: input '{}' has {batch} rows (its first dimension); split the request into batches of at most {max_batch}, or raise --max_batch_size",
                 info.key
             )));
         }
@@ -168,7 +173,7 @@ mod tests {
             "c".into(),
             Tensor::new(vec![], TensorData::Int64(vec![1])).unwrap(),
         );
-        let err = check_inputs(&signature(), &inputs).unwrap_err();
+        let err = check_inputs(&signature(), &inputs, DEFAULT_MAX_BATCH_SIZE).unwrap_err();
         assert_eq!(
             err.to_string(),
             "input size does not match signature: 2!=2 len({a,c}) != len({a,b}). Sent extra: {c}. Missing but required: {b}."
@@ -178,7 +183,7 @@ mod tests {
             "b".into(),
             Tensor::new(vec![], TensorData::Int32(vec![1])).unwrap(),
         );
-        let err = check_inputs(&signature(), &inputs).unwrap_err();
+        let err = check_inputs(&signature(), &inputs, DEFAULT_MAX_BATCH_SIZE).unwrap_err();
         assert_eq!(
             err.to_string(),
             "input 'b' expects dtype DT_INT64 but got DT_INT32"
@@ -187,12 +192,12 @@ mod tests {
             "b".into(),
             Tensor::new(vec![], TensorData::Int64(vec![1])).unwrap(),
         );
-        check_inputs(&signature(), &inputs).unwrap();
+        check_inputs(&signature(), &inputs, DEFAULT_MAX_BATCH_SIZE).unwrap();
         inputs.insert(
             "a".into(),
             Tensor::new(vec![2], TensorData::Float(vec![1.0, 2.0])).unwrap(),
         );
-        let err = check_inputs(&signature(), &inputs).unwrap_err();
+        let err = check_inputs(&signature(), &inputs, DEFAULT_MAX_BATCH_SIZE).unwrap_err();
         assert_eq!(
             err.to_string(),
             "input 'a' expects shape (-1, 2) but got [2]"

@@ -252,7 +252,7 @@ async fn predict(
     let signature = servable.signature(parsed.signature_key())?;
     signature_out.push_str(&signature.key);
     let (format, inputs) = parsed.inputs(signature)?;
-    check_inputs(signature, &inputs)?;
+    check_inputs(signature, &inputs, shared.max_batch_size)?;
     let signature_key = parsed.signature_key().to_string();
     drop(parsed);
     let outputs = run(&servable, &signature_key, inputs, &[], shared.rest_timeout).await?;
