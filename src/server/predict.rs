@@ -221,7 +221,7 @@ mod tests {
         let err = check_batch_size(&signature(), &inputs, 2).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "Task size 3 is larger than maximum input batch size 2: input 'a' has 3 rows (its first dimension); split the request into batches of at most 2"
+            "Task size 3 is larger than maximum input batch size 2: input 'a' has 3 rows (its first dimension); split the request into batches of at most 2, or raise --max_batch_size"
         );
         assert_eq!(err.http_status(), 400);
     }
