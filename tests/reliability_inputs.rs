@@ -364,6 +364,23 @@ fn rest_cases() -> Vec<RestCase> {
             "/v1/models/nope/metadata",
             Error(404, "Servable not found for request: Latest(nope)"),
         ),
+        // Paths that try to leave the API: model names are keys of the served set, never
+        // file paths, so nothing outside the configured model folders is read.
+        get(
+            "dot-dot segments",
+            "/v1/models/resnet/../../../etc/passwd",
+            Error(400, "Malformed request: GET /v1/models/resnet/../../../etc/passwd"),
+        ),
+        get(
+            "encoded traversal as a model name",
+            "/v1/models/..%2F..%2F..%2Fetc%2Fpasswd",
+            Error(404, "Could not find any versions of model ../../../etc/passwd"),
+        ),
+        get(
+            "absolute path as a model name",
+            "/v1/models/%2Fetc%2Fpasswd/metadata",
+            Error(404, "Servable not found for request: Latest(/etc/passwd)"),
+        ),
         // Malformed URLs and methods.
         get(
             "no model name",
