@@ -369,12 +369,18 @@ fn rest_cases() -> Vec<RestCase> {
         get(
             "dot-dot segments",
             "/v1/models/resnet/../../../etc/passwd",
-            Error(400, "Malformed request: GET /v1/models/resnet/../../../etc/passwd"),
+            Error(
+                400,
+                "Malformed request: GET /v1/models/resnet/../../../etc/passwd",
+            ),
         ),
         get(
             "encoded traversal as a model name",
             "/v1/models/..%2F..%2F..%2Fetc%2Fpasswd",
-            Error(404, "Could not find any versions of model ../../../etc/passwd"),
+            Error(
+                404,
+                "Could not find any versions of model ../../../etc/passwd",
+            ),
         ),
         get(
             "absolute path as a model name",

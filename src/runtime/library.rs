@@ -42,6 +42,41 @@ pub fn ensure_loaded() -> Result<Arc<LoadedRuntime>, RuntimeError> {
     Ok(loaded)
 }
 
+/// Mesa's OpenGL drivers (llvmpipe under Xvfb, radeonsi, ...) bring their own LLVM into
+/// the process's global symbol scope; libtensorflow bundles another LLVM whose static
+/// initialisers then bind to Mesa's copy and crash while loading (the app, or any program
+/// that embeds tfprobe next to a GL window). Opening TensorFlow's libraries first with
+/// `RTLD_DEEPBIND` (and `RTLD_LOCAL`) makes them resolve their own symbols first; the
+/// tensorflow crate's `dlopen` of the same files right after reuses these handles.
+#[cfg(target_os = "linux")]
+fn isolate_symbols(location: &RuntimeLocation) {
+    use std::os::unix::ffi::OsStrExt;
+    for name in [discovery::FRAMEWORK_LIB, discovery::LIB_NAME] {
+        let path = location.dir.join(name);
+        let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+            return;
+        };
+        // SAFETY: dlopen of a library that is loaded right after anyway; the handle is
+        // kept for the life of the process (TensorFlow is never unloaded).
+        let handle = unsafe {
+            libc::dlopen(
+                c_path.as_ptr(),
+                libc::RTLD_NOW | libc::RTLD_LOCAL | libc::RTLD_DEEPBIND,
+            )
+        };
+        if handle.is_null() {
+            tracing::debug!(
+                "pre-loading {} with RTLD_DEEPBIND failed; the normal load will report why",
+                path.display()
+            );
+            return;
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn isolate_symbols(_location: &RuntimeLocation) {}
+
 fn load_from(location: RuntimeLocation) -> Result<LoadedRuntime, RuntimeError> {
     let library = location.library_path();
     // SAFETY: `set_var` races with concurrent reads of the environment by other threads.
@@ -54,6 +89,7 @@ fn load_from(location: RuntimeLocation) -> Result<LoadedRuntime, RuntimeError> {
         std::env::set_var("TENSORFLOW_DIR", &location.dir);
     }
     let started = Instant::now();
+    isolate_symbols(&location);
     quiet_startup(tensorflow::library::load).map_err(|message| RuntimeError::LibraryLoad {
         path: library.clone(),
         message: format!("{message}; reinstall with `tfprobe runtime install` or choose another directory with --tf-lib"),

@@ -270,11 +270,7 @@ impl Tasks {
             if let Some(old) = slot.lock().await.take() {
                 old.shutdown_with_grace(Duration::from_secs(2)).await;
             }
-            let loaded = tokio::task::spawn_blocking(|| {
-                isolate_tensorflow_symbols();
-                crate::runtime::library::ensure_loaded()
-            })
-            .await;
+            let loaded = tokio::task::spawn_blocking(crate::runtime::library::ensure_loaded).await;
             match loaded {
                 Ok(Ok(runtime)) => reporter.send(Event::Runtime(RuntimeState::Ready {
                     version: runtime.version.clone(),
@@ -441,47 +437,6 @@ fn linked_base_path(version_dir: &Path, _name: &str) -> Result<PathBuf, String> 
         version_dir.display()
     ))
 }
-
-/// Mesa's OpenGL drivers (llvmpipe under Xvfb, radeonsi, ...) bring their own LLVM into
-/// the process's global symbol scope; libtensorflow bundles another LLVM whose static
-/// initialisers then bind to Mesa's copy and crash while loading. Opening TensorFlow's
-/// libraries first with `RTLD_DEEPBIND` (and `RTLD_LOCAL`) makes them resolve their own
-/// symbols first; the tensorflow crate's later `dlopen` of the same files reuses them.
-#[cfg(target_os = "linux")]
-fn isolate_tensorflow_symbols() {
-    use crate::runtime::discovery::{FRAMEWORK_LIB, LIB_NAME};
-    use std::os::unix::ffi::OsStrExt;
-    if crate::runtime::library::loaded().is_some() {
-        return;
-    }
-    let Ok(location) = crate::runtime::discovery::discover() else {
-        return;
-    };
-    for name in [FRAMEWORK_LIB, LIB_NAME] {
-        let path = location.dir.join(name);
-        let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
-            continue;
-        };
-        // SAFETY: dlopen of a library the runtime module is about to load anyway; the
-        // handle is kept for the life of the process (TensorFlow is never unloaded).
-        let handle = unsafe {
-            libc::dlopen(
-                c_path.as_ptr(),
-                libc::RTLD_NOW | libc::RTLD_LOCAL | libc::RTLD_DEEPBIND,
-            )
-        };
-        if handle.is_null() {
-            tracing::debug!(
-                "pre-loading {} with RTLD_DEEPBIND failed; the normal load will report why",
-                path.display()
-            );
-            return;
-        }
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn isolate_tensorflow_symbols() {}
 
 fn runtime_state() -> RuntimeState {
     if let Some(loaded) = crate::runtime::library::loaded() {
