@@ -8,7 +8,7 @@ mod common;
 mod server_common;
 
 use client_common::{self_signed, tls_proxy};
-use server_common::{config, repo, start};
+use server_common::{compat_python, config, repo, start};
 use std::time::Duration;
 use tfprobe::client::bench::{BenchLimit, Progress, run_level};
 use tfprobe::client::{
@@ -30,14 +30,19 @@ async fn demo_server() -> ServerHandle {
     .await
 }
 
-fn client(server: &ServerHandle, protocol: Protocol) -> Client {
+/// Settings for `model` on `server` over `protocol`.
+fn client_config(server: &ServerHandle, protocol: Protocol, model: &str) -> ClientConfig {
     let addr = match protocol {
         Protocol::Rest => server.rest_addr().unwrap(),
         Protocol::Grpc => server.grpc_addr().unwrap(),
     };
-    let mut config = ClientConfig::new("127.0.0.1", addr.port(), protocol).with_model(MODEL);
+    let mut config = ClientConfig::new("127.0.0.1", addr.port(), protocol).with_model(model);
     config.timeout = Duration::from_secs(60);
-    Client::connect(&config).unwrap()
+    config
+}
+
+fn client(server: &ServerHandle, protocol: Protocol) -> Client {
+    Client::connect(&client_config(server, protocol, MODEL)).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,24 +125,10 @@ async fn rest_and_grpc_agree_with_each_other_and_with_a_local_run() {
 
     // Output filter over both protocols.
     let only = ["classes".to_string()];
-    assert_eq!(
-        grpc.predict(inputs.clone(), &only)
-            .await
-            .unwrap()
-            .outputs
-            .keys()
-            .collect::<Vec<_>>(),
-        vec!["classes"]
-    );
-    assert_eq!(
-        rest.predict(inputs.clone(), &only)
-            .await
-            .unwrap()
-            .outputs
-            .keys()
-            .collect::<Vec<_>>(),
-        vec!["classes"]
-    );
+    for client in [&grpc, &rest] {
+        let outputs = client.predict(inputs.clone(), &only).await.unwrap().outputs;
+        assert_eq!(outputs.keys().collect::<Vec<_>>(), vec!["classes"]);
+    }
 
     // The load generator over both protocols: every request succeeds.
     for client in [&rest, &grpc] {
@@ -159,29 +150,19 @@ async fn rest_and_grpc_agree_with_each_other_and_with_a_local_run() {
 async fn server_errors_come_back_with_their_codes() {
     let server = demo_server().await;
     for protocol in [Protocol::Rest, Protocol::Grpc] {
-        let addr = match protocol {
-            Protocol::Rest => server.rest_addr().unwrap(),
-            Protocol::Grpc => server.grpc_addr().unwrap(),
-        };
-        let mut missing = ClientConfig::new("127.0.0.1", addr.port(), protocol).with_model("nope");
-        missing.timeout = Duration::from_secs(30);
-        let err = Client::connect(&missing)
-            .unwrap()
-            .status()
-            .await
-            .unwrap_err();
-        assert_eq!(err.server_code(), Some("NOT_FOUND"), "{protocol:?}: {err}");
-
-        let mut wrong_version = missing.clone().with_model(MODEL);
+        // An unknown model, and an unknown version of a known one.
+        let missing = Client::connect(&client_config(&server, protocol, "nope")).unwrap();
+        let mut wrong_version = client_config(&server, protocol, MODEL);
         wrong_version.version = VersionSelector::Version(99);
-        let err = Client::connect(&wrong_version)
-            .unwrap()
-            .metadata()
-            .await
-            .unwrap_err();
-        assert_eq!(err.server_code(), Some("NOT_FOUND"), "{protocol:?}: {err}");
+        let wrong_version = Client::connect(&wrong_version).unwrap();
+        for err in [
+            missing.status().await.unwrap_err(),
+            wrong_version.metadata().await.unwrap_err(),
+        ] {
+            assert_eq!(err.server_code(), Some("NOT_FOUND"), "{protocol:?}: {err}");
+        }
 
-        let mut bad_signature = missing.clone().with_model(MODEL);
+        let mut bad_signature = client_config(&server, protocol, MODEL);
         bad_signature.signature = Some("nope".into());
         let inputs: tfprobe::runtime::NamedTensors = [(
             "image_bytes".to_string(),
@@ -270,21 +251,6 @@ fn tfprobe(args: &[&str]) -> std::process::Output {
         .args(args)
         .output()
         .unwrap()
-}
-
-/// The Python of tests/compat/setup.sh's venv (requests, grpcio, tensorflow-serving-api).
-fn compat_python() -> std::path::PathBuf {
-    let output = std::process::Command::new("timeout")
-        .args(["900", "bash"])
-        .arg(repo().join("tests/compat/setup.sh"))
-        .output()
-        .expect("run tests/compat/setup.sh");
-    assert!(
-        output.status.success(),
-        "tests/compat/setup.sh failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    repo().join(".venv-compat/bin/python")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

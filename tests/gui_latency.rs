@@ -7,29 +7,17 @@ mod gui_support;
 use egui::accesskit::Role;
 use egui::{Key, Modifiers};
 use egui_kittest::kittest::Queryable;
-use gui_support::{FakeServer, app_harness, wait_until};
+use gui_support::{FakeServer, app_harness, connected_harness, wait_until};
 use std::time::{Duration, Instant};
 use tfprobe::ui::command::Command;
 use tfprobe::ui::state::{Sample, Tab};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-fn connected(server: &FakeServer) -> egui_kittest::Harness<'static, tfprobe::ui::TfprobeApp> {
-    let mut harness = app_harness(Vec::new());
-    harness.step();
-    harness
-        .state_mut()
-        .push_command(Command::Connect(server.connection()));
-    wait_until(&mut harness, "the connection", TIMEOUT, |h| {
-        h.state().state.remote.is_some()
-    });
-    harness
-}
-
 #[test]
 fn ctrl_r_runs_requests_and_fills_the_stats_table() {
     let server = FakeServer::start(Duration::ZERO);
-    let mut harness = connected(&server);
+    let mut harness = connected_harness(&server, TIMEOUT);
     {
         let settings = &mut harness.state_mut().state.persisted.latency;
         settings.requests = 60;
@@ -83,7 +71,7 @@ fn ctrl_r_runs_requests_and_fills_the_stats_table() {
 #[test]
 fn a_run_can_be_cancelled() {
     let server = FakeServer::start(Duration::from_millis(20));
-    let mut harness = connected(&server);
+    let mut harness = connected_harness(&server, TIMEOUT);
     {
         let settings = &mut harness.state_mut().state.persisted.latency;
         settings.requests = 5000;

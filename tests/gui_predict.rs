@@ -5,26 +5,14 @@ mod gui_support;
 
 use egui::accesskit::Role;
 use egui_kittest::kittest::{NodeT, Queryable};
-use gui_support::{FakeServer, TOP_LABEL, app_harness, drop_file, repo, wait_until};
+use gui_support::{
+    FakeServer, TOP_LABEL, app_harness, connected_harness, drop_file, repo, wait_until,
+};
 use std::time::Duration;
 use tfprobe::ui::command::Command;
 use tfprobe::ui::state::PredictStatus;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
-
-fn connected_harness(
-    server: &FakeServer,
-) -> egui_kittest::Harness<'static, tfprobe::ui::TfprobeApp> {
-    let mut harness = app_harness(Vec::new());
-    harness.step();
-    harness
-        .state_mut()
-        .push_command(Command::Connect(server.connection()));
-    wait_until(&mut harness, "the connection", TIMEOUT, |h| {
-        h.state().state.remote.is_some()
-    });
-    harness
-}
 
 fn all_done(
     harness: &egui_kittest::Harness<'static, tfprobe::ui::TfprobeApp>,
@@ -43,7 +31,7 @@ fn all_done(
 #[test]
 fn a_dropped_jpeg_shows_top_k_bars_with_labels_and_percentages() {
     let server = FakeServer::start(Duration::ZERO);
-    let mut harness = connected_harness(&server);
+    let mut harness = connected_harness(&server, TIMEOUT);
     harness.get_by_label_contains("Drop JPEG or PNG images here");
 
     drop_file(
@@ -91,7 +79,7 @@ fn a_dropped_jpeg_shows_top_k_bars_with_labels_and_percentages() {
 #[test]
 fn several_images_fill_a_results_table_and_bad_files_explain_themselves() {
     let server = FakeServer::start(Duration::ZERO);
-    let mut harness = connected_harness(&server);
+    let mut harness = connected_harness(&server, TIMEOUT);
     for name in ["gradient_48x40.png", "rgba_20x10.png", "corrupt.jpg"] {
         drop_file(
             &mut harness,

@@ -5,6 +5,9 @@
 //! never panic and stay in range. Case counts are modest so that the suite
 //! stays fast on two cores.
 
+mod common;
+
+use common::ALL_DTYPES as DTYPES;
 use proptest::prelude::*;
 use tfprobe::imaging::{ImageOptions, LabelAlignment, Labels, MAX_PREPROCESSING_SIDE_PX};
 use tfprobe::model::{DType, Shape, SignatureInfo, TensorInfoView};
@@ -13,24 +16,6 @@ use tfprobe::pb::convert::{
 };
 use tfprobe::server::json::{Format, PredictBody, outputs_json};
 use tfprobe::tensor::{Tensor, TensorData};
-
-/// Every serving dtype, in `TensorData` order.
-const DTYPES: [DType; 14] = [
-    DType::FLOAT,
-    DType::DOUBLE,
-    DType::HALF,
-    DType::BFLOAT16,
-    DType::INT8,
-    DType::INT16,
-    DType::INT32,
-    DType::INT64,
-    DType::UINT8,
-    DType::UINT16,
-    DType::UINT32,
-    DType::UINT64,
-    DType::BOOL,
-    DType::STRING,
-];
 
 /// `n` arbitrary values of `dtype` (every bit pattern, NaNs included).
 fn values(dtype: DType, n: usize) -> BoxedStrategy<TensorData> {

@@ -9,23 +9,17 @@ mod server_common;
 
 use reliability_common::PanicWatch;
 use reliability_common::grpc::{assert_status, channel, good_predict_succeeds, good_request};
-use server_common::{Http, config, fixture, start};
+use server_common::{Hooked, Http, config, fixture, start};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
-use tfprobe::model::SavedModelInfo;
 use tfprobe::pb::tensorflow::serving::prediction_service_client::PredictionServiceClient;
-use tfprobe::runtime::{Backend, LoadOptions, NamedTensors, RuntimeError, TfBackend};
+use tfprobe::runtime::{Backend, LoadOptions, TfBackend};
 use tfprobe::server::ModelSource;
 use tonic::Code;
 
-/// The real two_versions model behind a gate: runs wait until the test opens it.
-struct Gated {
-    inner: TfBackend,
-    gate: Arc<Gate>,
-}
-
+/// Holds runs of the real two_versions model until the test opens it.
 #[derive(Default)]
 struct Gate {
     open: Mutex<bool>,
@@ -34,6 +28,17 @@ struct Gate {
 }
 
 impl Gate {
+    /// Called by each run: counts it, then waits for the gate to open.
+    fn pass(&self) {
+        self.entered.fetch_add(1, Ordering::SeqCst);
+        let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        drop(
+            self.opened
+                .wait_while(open, |open| !*open)
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+    }
+
     fn open(&self) {
         *self.open.lock().unwrap_or_else(PoisonError::into_inner) = true;
         self.opened.notify_all();
@@ -45,33 +50,6 @@ impl Gate {
             assert!(Instant::now() < deadline, "no run reached the model");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-    }
-}
-
-impl Backend for Gated {
-    fn model(&self) -> &SavedModelInfo {
-        self.inner.model()
-    }
-
-    fn run(
-        &self,
-        signature_key: &str,
-        inputs: NamedTensors,
-        output_keys: &[String],
-    ) -> Result<NamedTensors, RuntimeError> {
-        self.gate.entered.fetch_add(1, Ordering::SeqCst);
-        let open = self
-            .gate
-            .open
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        drop(
-            self.gate
-                .opened
-                .wait_while(open, |open| !*open)
-                .unwrap_or_else(PoisonError::into_inner),
-        );
-        self.inner.run(signature_key, inputs, output_keys)
     }
 }
 
@@ -88,7 +66,7 @@ async fn a_full_queue_answers_429_and_resource_exhausted_at_once() {
         Arc::new(move |dir: &Path| {
             let inner = TfBackend::load(dir, &LoadOptions::default())?;
             let gate = Arc::clone(&gate);
-            Ok(Arc::new(Gated { inner, gate }) as Arc<dyn Backend>)
+            Ok(Arc::new(Hooked::new(Arc::new(inner), move || gate.pass())) as Arc<dyn Backend>)
         })
     };
     // One model thread and one queue slot: the third request at once is one too many.

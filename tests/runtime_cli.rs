@@ -91,7 +91,7 @@ fn run_reads_npy_inputs_and_prints_json() {
     // --outdir writes .npy files and refuses to overwrite them.
     let outdir = dir.path().join("out");
     let outdir_text = outdir.display().to_string();
-    stdout_ok(&[
+    let run_to_outdir: [&str; 7] = [
         "run",
         "--dir",
         "tests/fixtures/models/two_versions/1",
@@ -99,17 +99,10 @@ fn run_reads_npy_inputs_and_prints_json() {
         &inputs,
         "--outdir",
         &outdir_text,
-    ]);
+    ];
+    stdout_ok(&run_to_outdir);
     assert!(outdir.join("y.npy").is_file());
-    let again = tfprobe(&[
-        "run",
-        "--dir",
-        "tests/fixtures/models/two_versions/1",
-        "--inputs",
-        &inputs,
-        "--outdir",
-        &outdir_text,
-    ]);
+    let again = tfprobe(&run_to_outdir);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("--overwrite"));
 }

@@ -8,33 +8,10 @@
 mod common;
 mod server_common;
 
-use server_common::{free_port, repo};
+use server_common::{compat_python, free_port, repo};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
-
-/// The compat venv's python, created once per test run.
-fn compat_python() -> PathBuf {
-    static VENV: OnceLock<PathBuf> = OnceLock::new();
-    static LOCK: Mutex<()> = Mutex::new(());
-    let _guard = LOCK.lock().unwrap_or_else(|poison| poison.into_inner());
-    VENV.get_or_init(|| {
-        let output = Command::new("timeout")
-            .args(["900", "bash"])
-            .arg(repo().join("tests/compat/setup.sh"))
-            .output()
-            .expect("run tests/compat/setup.sh");
-        assert!(
-            output.status.success(),
-            "tests/compat/setup.sh failed:\n{}\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        repo().join(".venv-compat/bin/python")
-    })
-    .clone()
-}
 
 /// `tfprobe serve` as a child process, killed on drop; its log goes to a file.
 struct Served {

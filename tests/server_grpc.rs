@@ -56,6 +56,18 @@ fn outputs(response: &tfprobe::pb::tensorflow::serving::PredictResponse) -> Name
         .collect()
 }
 
+/// The seed-like model served as `resnet`, and a channel to its gRPC port.
+async fn seedlike_server() -> (ServerHandle, Channel) {
+    common::ensure_runtime();
+    let server = start(config(vec![ModelSource::new(
+        "resnet",
+        fixture("seedlike"),
+    )]))
+    .await;
+    let channel = channel(server.grpc_addr().unwrap()).await;
+    (server, channel)
+}
+
 async fn two_models() -> ServerHandle {
     common::ensure_runtime();
     let mut two_versions = ModelSource::new("two", fixture("two_versions"));
@@ -219,13 +231,7 @@ async fn every_dtype_round_trips() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metadata_and_status() {
-    common::ensure_runtime();
-    let server = start(config(vec![ModelSource::new(
-        "resnet",
-        fixture("seedlike"),
-    )]))
-    .await;
-    let channel = channel(server.grpc_addr().unwrap()).await;
+    let (server, channel) = seedlike_server().await;
     let mut client = PredictionServiceClient::new(channel.clone());
 
     let metadata = client
@@ -271,13 +277,7 @@ async fn metadata_and_status() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_and_reflection_answer() {
-    common::ensure_runtime();
-    let server = start(config(vec![ModelSource::new(
-        "resnet",
-        fixture("seedlike"),
-    )]))
-    .await;
-    let channel = channel(server.grpc_addr().unwrap()).await;
+    let (server, channel) = seedlike_server().await;
 
     use tonic_health::pb::health_client::HealthClient;
     use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};

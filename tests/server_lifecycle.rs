@@ -8,16 +8,15 @@
 mod common;
 mod server_common;
 
-use server_common::{Http, config, fixture, get, start, tf_loader};
+use server_common::{Hooked, Http, config, fixture, get, start, tf_loader};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tfprobe::model::SavedModelInfo;
 use tfprobe::pb::convert::{tensor_from_proto, tensor_to_proto};
 use tfprobe::pb::tensorflow::serving::prediction_service_client::PredictionServiceClient;
 use tfprobe::pb::tensorflow::serving::{ModelSpec, PredictRequest};
-use tfprobe::runtime::{Backend, NamedTensors, RuntimeError};
+use tfprobe::runtime::Backend;
 use tfprobe::server::{Loader, ModelSource, ServerConfig};
 use tfprobe::tensor::{Tensor, TensorData};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -244,33 +243,6 @@ async fn connections_beyond_the_cap_wait_for_a_free_slot() {
     server.shutdown().await;
 }
 
-/// The real model, each run held for `delay`; counts runs started and finished.
-struct Delayed {
-    inner: Arc<dyn Backend>,
-    delay: Duration,
-    started: Arc<AtomicUsize>,
-    finished: Arc<AtomicUsize>,
-}
-
-impl Backend for Delayed {
-    fn model(&self) -> &SavedModelInfo {
-        self.inner.model()
-    }
-
-    fn run(
-        &self,
-        signature_key: &str,
-        inputs: NamedTensors,
-        output_keys: &[String],
-    ) -> Result<NamedTensors, RuntimeError> {
-        self.started.fetch_add(1, Ordering::SeqCst);
-        std::thread::sleep(self.delay);
-        let outputs = self.inner.run(signature_key, inputs, output_keys);
-        self.finished.fetch_add(1, Ordering::SeqCst);
-        outputs
-    }
-}
-
 async fn wait_until(what: &str, done: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !done() {
@@ -291,12 +263,16 @@ async fn shutdown_finishes_requests_in_flight_and_refuses_new_connections() {
         let (started, finished) = (started.clone(), finished.clone());
         let real = tf_loader();
         Arc::new(move |dir| {
-            Ok(Arc::new(Delayed {
-                inner: real(dir)?,
-                delay: Duration::from_secs(2),
-                started: started.clone(),
-                finished: finished.clone(),
-            }) as Arc<dyn Backend>)
+            // The real model, each run held for 2 s, counting runs started and finished.
+            let (started, finished) = (started.clone(), finished.clone());
+            let delayed = Hooked::new(real(dir)?, move || {
+                started.fetch_add(1, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_secs(2));
+            })
+            .after(move || {
+                finished.fetch_add(1, Ordering::SeqCst);
+            });
+            Ok(Arc::new(delayed) as Arc<dyn Backend>)
         })
     };
     let mut config = half_config();

@@ -23,6 +23,7 @@
 pub mod convert;
 
 /// Package `tensorflow`.
+// Lints are off for generated code; the nested packages inherit this.
 #[allow(
     missing_docs,
     clippy::all,
@@ -34,25 +35,11 @@ pub mod tensorflow {
     include!(concat!(env!("OUT_DIR"), "/tensorflow.rs"));
 
     /// Package `tensorflow.error`.
-    #[allow(
-        missing_docs,
-        clippy::all,
-        clippy::pedantic,
-        clippy::nursery,
-        rustdoc::all
-    )]
     pub mod error {
         include!(concat!(env!("OUT_DIR"), "/tensorflow.error.rs"));
     }
 
     /// Package `tensorflow.serving`.
-    #[allow(
-        missing_docs,
-        clippy::all,
-        clippy::pedantic,
-        clippy::nursery,
-        rustdoc::all
-    )]
     pub mod serving {
         include!(concat!(env!("OUT_DIR"), "/tensorflow.serving.rs"));
     }

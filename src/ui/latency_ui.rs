@@ -5,7 +5,8 @@
 use super::command::{Command, Commands};
 use super::state::{AppState, LatencyState};
 use crate::client::Protocol;
-use egui::{RichText, Ui};
+use crate::client::stats::LatencySnapshot;
+use egui::{Color32, RichText, Ui, Visuals};
 use egui_plot::{Bar, BarChart, HLine, Legend, LineStyle, Plot, PlotPoints, Points, VLine};
 
 /// Bins of the histogram view.
@@ -151,21 +152,30 @@ fn series_chart(ui: &mut Ui, latency: &mut LatencyState) {
                         .radius(3.0),
                 );
             }
-            if snapshot.count > 0 {
-                for (name, value, color) in [
-                    ("p50", snapshot.p50_ms, visuals.selection.bg_fill),
-                    ("p90", snapshot.p90_ms, visuals.warn_fg_color),
-                    ("p99", snapshot.p99_ms, visuals.error_fg_color),
-                ] {
-                    plot.add(
-                        HLine::new(format!("{name} {value:.2} ms"), value)
-                            .color(color)
-                            .style(LineStyle::dashed_loose()),
-                    );
-                }
+            for (label, value, color) in percentile_marks(&snapshot, &visuals) {
+                plot.add(
+                    HLine::new(label, value)
+                        .color(color)
+                        .style(LineStyle::dashed_loose()),
+                );
             }
         });
     latency.chart_rect = Some(response.response.rect);
+}
+
+/// The p50 / p90 / p99 marks as `(label, ms, colour)`; none before a sample.
+fn percentile_marks(snapshot: &LatencySnapshot, visuals: &Visuals) -> Vec<(String, f64, Color32)> {
+    if snapshot.count == 0 {
+        return Vec::new();
+    }
+    [
+        ("p50", snapshot.p50_ms, visuals.selection.bg_fill),
+        ("p90", snapshot.p90_ms, visuals.warn_fg_color),
+        ("p99", snapshot.p99_ms, visuals.error_fg_color),
+    ]
+    .into_iter()
+    .map(|(name, value, color)| (format!("{name} {value:.2} ms"), value, color))
+    .collect()
 }
 
 /// `(centre, width, count)` of each bin of the non-warm-up latencies.
@@ -218,18 +228,12 @@ fn histogram_chart(ui: &mut Ui, latency: &mut LatencyState) {
         .allow_scroll(false)
         .show(ui, |plot| {
             plot.add(BarChart::new("requests", bars).color(visuals.hyperlink_color));
-            if snapshot.count > 0 {
-                for (name, value, color) in [
-                    ("p50", snapshot.p50_ms, visuals.selection.bg_fill),
-                    ("p90", snapshot.p90_ms, visuals.warn_fg_color),
-                    ("p99", snapshot.p99_ms, visuals.error_fg_color),
-                ] {
-                    plot.add(
-                        VLine::new(format!("{name} {value:.2} ms"), value)
-                            .color(color)
-                            .style(LineStyle::dashed_loose()),
-                    );
-                }
+            for (label, value, color) in percentile_marks(&snapshot, &visuals) {
+                plot.add(
+                    VLine::new(label, value)
+                        .color(color)
+                        .style(LineStyle::dashed_loose()),
+                );
             }
         });
     latency.chart_rect = Some(response.response.rect);

@@ -3,7 +3,9 @@
 
 use super::state::{ConnectionSettings, InputMode, PredictOutcome, PredictSettings, Sample};
 use super::tasks::{Event, Reporter, Tasks};
-use crate::client::{Client, ClientConfig, ModelClient, TlsOptions, VersionSelector};
+use crate::client::{
+    Client, ClientConfig, ModelClient, PreparedRequest, TlsOptions, VersionSelector,
+};
 use crate::imaging::{self, ImageOptions, InputPlan, Labels};
 use crate::model::SignatureInfo;
 use crate::runtime::NamedTensors;
@@ -99,15 +101,22 @@ fn describe_versions(versions: &[crate::client::VersionState]) -> String {
         .join(", ")
 }
 
+/// A client for `settings` and the model's status through it.
+async fn connect_with_status(
+    settings: &ConnectionSettings,
+) -> Result<(Client, Vec<crate::client::VersionState>), String> {
+    let client = Client::connect(&client_config(settings)).map_err(|err| err.to_string())?;
+    let versions = client.status().await.map_err(|err| err.to_string())?;
+    Ok((client, versions))
+}
+
 impl Tasks {
     /// "Test connection": model status (versions and states).
     pub fn test_connection(&self, seq: u64, settings: ConnectionSettings) {
         let reporter = self.reporter();
         self.spawn(async move {
             let result = async {
-                let client =
-                    Client::connect(&client_config(&settings)).map_err(|err| err.to_string())?;
-                let versions = client.status().await.map_err(|err| err.to_string())?;
+                let (_, versions) = connect_with_status(&settings).await?;
                 Ok(format!(
                     "Connected to {}: model '{}' {}",
                     settings.title(),
@@ -125,9 +134,7 @@ impl Tasks {
         let reporter = self.reporter();
         self.spawn(async move {
             let result = async {
-                let client =
-                    Client::connect(&client_config(&settings)).map_err(|err| err.to_string())?;
-                let versions = client.status().await.map_err(|err| err.to_string())?;
+                let (client, versions) = connect_with_status(&settings).await?;
                 let info = client.metadata().await.map_err(|err| err.to_string())?;
                 Ok((info, versions))
             }
@@ -305,41 +312,15 @@ pub fn raw_text(outputs: &NamedTensors) -> String {
     for (key, tensor) in outputs {
         let _ = writeln!(text, "{key}: {} shape {:?}", tensor.dtype(), tensor.shape);
         let values: Vec<String> = match &tensor.data {
-            TensorData::Float(values) => values
-                .iter()
-                .take(MAX_VALUES)
-                .map(|v| format!("{v}"))
-                .collect(),
-            TensorData::Double(values) => values
-                .iter()
-                .take(MAX_VALUES)
-                .map(|v| format!("{v}"))
-                .collect(),
-            TensorData::Int32(values) => values
-                .iter()
-                .take(MAX_VALUES)
-                .map(|v| v.to_string())
-                .collect(),
-            TensorData::Int64(values) => values
-                .iter()
-                .take(MAX_VALUES)
-                .map(|v| v.to_string())
-                .collect(),
-            TensorData::UInt8(values) => values
-                .iter()
-                .take(MAX_VALUES)
-                .map(|v| v.to_string())
-                .collect(),
-            TensorData::Bool(values) => values
-                .iter()
-                .take(MAX_VALUES)
-                .map(|v| v.to_string())
-                .collect(),
-            TensorData::String(values) => values
-                .iter()
-                .take(MAX_VALUES)
-                .map(|v| format!("{:?}", String::from_utf8_lossy(v)))
-                .collect(),
+            TensorData::Float(values) => first_values(values, MAX_VALUES, f32::to_string),
+            TensorData::Double(values) => first_values(values, MAX_VALUES, f64::to_string),
+            TensorData::Int32(values) => first_values(values, MAX_VALUES, i32::to_string),
+            TensorData::Int64(values) => first_values(values, MAX_VALUES, i64::to_string),
+            TensorData::UInt8(values) => first_values(values, MAX_VALUES, u8::to_string),
+            TensorData::Bool(values) => first_values(values, MAX_VALUES, bool::to_string),
+            TensorData::String(values) => first_values(values, MAX_VALUES, |v| {
+                format!("{:?}", String::from_utf8_lossy(v))
+            }),
             other => vec![format!("({} values of {})", other.len(), other.dtype())],
         };
         let more = tensor.num_elements().saturating_sub(values.len());
@@ -355,6 +336,11 @@ pub fn raw_text(outputs: &NamedTensors) -> String {
         );
     }
     text
+}
+
+/// The first `max` values, each as `show` writes it.
+fn first_values<T>(values: &[T], max: usize, show: impl Fn(&T) -> String) -> Vec<String> {
+    values.iter().take(max).map(show).collect()
 }
 
 /// Everything a latency run needs.
@@ -449,18 +435,13 @@ async fn run_latency(job: LatencyJob, reporter: &Reporter) -> Result<(), String>
         if job.cancel.load(Ordering::Relaxed) {
             break;
         }
-        let sent = Instant::now();
-        let result = client.send_prepared(&request).await;
-        let latency_ms = result
-            .as_ref()
-            .ok()
-            .map(|_| sent.elapsed().as_secs_f64() * 1000.0);
-        if let Err(err) = result {
-            first_error.get_or_insert(err.to_string());
+        let result = timed_send(&client, &request).await;
+        if let Err(err) = &result {
+            first_error.get_or_insert_with(|| err.clone());
         }
         let _ = tx.send(Sample {
             index,
-            latency_ms,
+            latency_ms: result.ok(),
             warmup: true,
         });
     }
@@ -485,19 +466,14 @@ async fn run_latency(job: LatencyJob, reporter: &Reporter) -> Result<(), String>
                 if claimed >= total {
                     break;
                 }
-                let sent = Instant::now();
-                let result = client.send_prepared(&request).await;
-                let latency_ms = result
-                    .as_ref()
-                    .ok()
-                    .map(|_| sent.elapsed().as_secs_f64() * 1000.0);
-                if let Err(err) = result {
-                    first_error.get_or_insert(err.to_string());
+                let result = timed_send(&client, &request).await;
+                if let Err(err) = &result {
+                    first_error.get_or_insert_with(|| err.clone());
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
                 let _ = tx.send(Sample {
                     index: warmup + claimed,
-                    latency_ms,
+                    latency_ms: result.ok(),
                     warmup: false,
                 });
             }
@@ -515,4 +491,14 @@ async fn run_latency(job: LatencyJob, reporter: &Reporter) -> Result<(), String>
         Some(error) => Err(error),
         None => Ok(()),
     }
+}
+
+/// Sends `request` once: its latency in milliseconds, or the error.
+async fn timed_send(client: &Client, request: &PreparedRequest) -> Result<f64, String> {
+    let sent = Instant::now();
+    client
+        .send_prepared(request)
+        .await
+        .map(|_| sent.elapsed().as_secs_f64() * 1000.0)
+        .map_err(|err| err.to_string())
 }

@@ -204,6 +204,19 @@ impl Drop for FakeServer {
     }
 }
 
+/// The app connected to `server` (over REST), waiting up to `timeout` for it.
+pub fn connected_harness(server: &FakeServer, timeout: Duration) -> Harness<'static, TfprobeApp> {
+    let mut harness = app_harness(Vec::new());
+    harness.step();
+    harness
+        .state_mut()
+        .push_command(tfprobe::ui::command::Command::Connect(server.connection()));
+    wait_until(&mut harness, "the connection", timeout, |h| {
+        h.state().state.remote.is_some()
+    });
+    harness
+}
+
 /// A port on 127.0.0.1 where nothing listens (bound, then released).
 pub fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");

@@ -20,6 +20,29 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The Python of tests/compat/setup.sh's venv (requests, grpcio,
+/// tensorflow-serving-api), created once per test run.
+pub fn compat_python() -> PathBuf {
+    static VENV: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|poison| poison.into_inner());
+    VENV.get_or_init(|| {
+        let output = std::process::Command::new("timeout")
+            .args(["900", "bash"])
+            .arg(repo().join("tests/compat/setup.sh"))
+            .output()
+            .expect("run tests/compat/setup.sh");
+        assert!(
+            output.status.success(),
+            "tests/compat/setup.sh failed:\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        repo().join(".venv-compat/bin/python")
+    })
+    .clone()
+}
+
 pub fn fixture(name: &str) -> PathBuf {
     repo().join("tests/fixtures/models").join(name)
 }
@@ -311,4 +334,47 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// A backend with hooks around each run: `before` (to hold a run back or
+/// count runs started) and `after` (to count runs finished).
+pub struct Hooked {
+    inner: Arc<dyn Backend>,
+    before: Box<dyn Fn() + Send + Sync>,
+    after: Box<dyn Fn() + Send + Sync>,
+}
+
+impl Hooked {
+    pub fn new(inner: Arc<dyn Backend>, before: impl Fn() + Send + Sync + 'static) -> Hooked {
+        Hooked {
+            inner,
+            before: Box::new(before),
+            after: Box::new(|| {}),
+        }
+    }
+
+    pub fn after(self, after: impl Fn() + Send + Sync + 'static) -> Hooked {
+        Hooked {
+            after: Box::new(after),
+            ..self
+        }
+    }
+}
+
+impl Backend for Hooked {
+    fn model(&self) -> &tfprobe::model::SavedModelInfo {
+        self.inner.model()
+    }
+
+    fn run(
+        &self,
+        signature_key: &str,
+        inputs: tfprobe::runtime::NamedTensors,
+        output_keys: &[String],
+    ) -> Result<tfprobe::runtime::NamedTensors, tfprobe::runtime::RuntimeError> {
+        (self.before)();
+        let outputs = self.inner.run(signature_key, inputs, output_keys);
+        (self.after)();
+        outputs
+    }
 }

@@ -1,15 +1,18 @@
 //! JSON of TF Serving's REST API: reading predict requests (row and columnar
 //! formats), writing predict responses, model status and model metadata.
 
+mod fill;
 mod meta;
 mod parse;
 mod predict;
+mod response;
 
 pub use meta::{metadata_json, status_json};
 #[cfg(test)]
 use parse::parse;
 pub use parse::{Json, Number};
-pub use predict::{Format, PredictBody, outputs_json};
+pub use predict::{Format, PredictBody};
+pub use response::outputs_json;
 
 use std::fmt::Write;
 

@@ -383,41 +383,38 @@ mod tests {
 
     #[test]
     fn errors_use_rapidjson_wording() {
-        assert_eq!(
-            parse(b"").unwrap_err(),
-            "JSON Parse error: The document is empty. at offset: 0"
-        );
-        assert_eq!(
-            parse(b"{\"a\" 1}").unwrap_err(),
-            "JSON Parse error: Missing a colon after a name of object member. at offset: 5"
-        );
-        assert_eq!(
-            parse(b"[1 2]").unwrap_err(),
-            "JSON Parse error: Missing a comma or ']' after an array element. at offset: 3"
-        );
-        assert_eq!(
-            parse(b"{\"a\": x}").unwrap_err(),
-            "JSON Parse error: Invalid value. at offset: 6"
-        );
-        assert_eq!(
-            parse(b"\"abc").unwrap_err(),
-            "JSON Parse error: Missing a closing quotation mark in string. at offset: 0"
-        );
-        assert!(
-            parse(b"1.")
-                .unwrap_err()
-                .contains("Miss fraction part in number.")
-        );
-        assert!(
-            parse(&[b'['; 600])
-                .unwrap_err()
-                .contains("Nesting is too deep.")
-        );
-        assert!(
-            parse(b"\"\xff\"")
-                .unwrap_err()
-                .contains("Invalid encoding in string.")
-        );
+        let exact: [(&[u8], &str); 5] = [
+            (b"", "JSON Parse error: The document is empty. at offset: 0"),
+            (
+                b"{\"a\" 1}",
+                "JSON Parse error: Missing a colon after a name of object member. at offset: 5",
+            ),
+            (
+                b"[1 2]",
+                "JSON Parse error: Missing a comma or ']' after an array element. at offset: 3",
+            ),
+            (
+                b"{\"a\": x}",
+                "JSON Parse error: Invalid value. at offset: 6",
+            ),
+            (
+                b"\"abc",
+                "JSON Parse error: Missing a closing quotation mark in string. at offset: 0",
+            ),
+        ];
+        for (input, message) in exact {
+            assert_eq!(parse(input).unwrap_err(), message);
+        }
+        let nested = [b'['; 600];
+        let contains: [(&[u8], &str); 3] = [
+            (b"1.", "Miss fraction part in number."),
+            (&nested, "Nesting is too deep."),
+            (b"\"\xff\"", "Invalid encoding in string."),
+        ];
+        for (input, message) in contains {
+            let err = parse(input).unwrap_err();
+            assert!(err.contains(message), "{err}");
+        }
     }
 
     #[test]
