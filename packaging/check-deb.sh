@@ -61,6 +61,16 @@ done
 zcat /usr/share/man/man1/tfprobe.1.gz | grep -q '^\.TH tfprobe' || fail "the man page has no .TH header"
 desktop-file-validate /usr/share/applications/tfprobe.desktop
 
+step "Open with: the desktop and MIME databases know tfprobe"
+# dpkg triggers of desktop-file-utils and shared-mime-info refresh these on install.
+for mime in inode/directory application/x-tensorflow-saved-model image/jpeg; do
+  grep -q "^${mime}=.*tfprobe.desktop" /usr/share/applications/mimeinfo.cache ||
+    fail "/usr/share/applications/mimeinfo.cache does not offer tfprobe for $mime"
+done
+[ -f /usr/share/mime/application/x-tensorflow-saved-model.xml ] ||
+  fail "the MIME database has no application/x-tensorflow-saved-model type (shared-mime-info trigger)"
+echo "tfprobe is offered for folders, saved_model.pb and images"
+
 step "tfprobe --version"
 got="$(/usr/bin/tfprobe --version)"
 [ "$got" = "tfprobe $version" ] || fail "tfprobe --version printed '$got', expected 'tfprobe $version'"

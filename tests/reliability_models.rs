@@ -10,6 +10,7 @@ mod reliability_common;
 mod server_common;
 
 use reliability_common::PanicWatch;
+use reliability_common::broken_models::{self, broken_copy};
 use server_common::fixture;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -97,72 +98,18 @@ fn symlink_loops_and_unreadable_files_are_errors_not_hangs() {
     panics.assert_none();
 }
 
-/// A copy of a fixture version in `dir`, to break on purpose.
-fn broken_copy(dir: &Path, name: &str, break_it: impl FnOnce(&Path)) -> String {
-    let copy = dir.join(name);
-    server_common::copy_dir(&fixture("two_versions").join("1"), &copy);
-    break_it(&copy);
-    copy.display().to_string()
-}
-
 #[cfg(unix)]
 #[test]
 fn show_names_what_is_wrong_with_each_broken_model() {
     use std::os::unix::fs::PermissionsExt;
     let panics = PanicWatch::install();
     let dir = tempfile::tempdir().unwrap();
-    let self_link = dir.path().join("self");
-    std::os::unix::fs::symlink(&self_link, &self_link).unwrap();
-    let version_loop = dir.path().join("versions");
-    std::fs::create_dir(&version_loop).unwrap();
-    std::os::unix::fs::symlink(&version_loop, version_loop.join("1")).unwrap();
-    let pb_is_a_folder = broken_copy(dir.path(), "pb_folder", |copy| {
-        std::fs::remove_file(copy.join("saved_model.pb")).unwrap();
-        std::fs::create_dir(copy.join("saved_model.pb")).unwrap();
-    });
     let unreadable = broken_copy(dir.path(), "unreadable", |copy| {
         let pb = copy.join("saved_model.pb");
         std::fs::set_permissions(&pb, std::fs::Permissions::from_mode(0o000)).unwrap();
     });
-    let cases: Vec<(String, &str)> = vec![
-        (
-            "tests/fixtures/models/broken/truncated".into(),
-            "Cannot parse proto file tests/fixtures/models/broken/truncated/saved_model.pb",
-        ),
-        (
-            "tests/fixtures/models/broken/garbage".into(),
-            "(the file is truncated, corrupt or not a SavedModel)",
-        ),
-        (
-            "tests/fixtures/models/broken/empty_pb".into(),
-            "saved_model.pb is empty (0 bytes); expected a serialized SavedModel protobuf",
-        ),
-        (
-            "tests/fixtures/models/broken/not_a_model".into(),
-            "expected a SavedModel directory holding saved_model.pb and variables/",
-        ),
-        (
-            "tests/fixtures/models/broken/not_a_model/README.txt".into(),
-            "README.txt is a file; expected a SavedModel directory",
-        ),
-        (
-            "tests/fixtures/models/does_not_exist".into(),
-            "no such file or directory",
-        ),
-        (
-            self_link.display().to_string(),
-            "Too many levels of symbolic links",
-        ),
-        (
-            version_loop.display().to_string(),
-            "or a base path with numeric version folders such as 1/",
-        ),
-        (
-            pb_is_a_folder,
-            "expected a SavedModel directory holding saved_model.pb",
-        ),
-    ];
-    for (path, needle) in &cases {
+    for case in broken_models::cases(dir.path()) {
+        let (path, needle) = (&case.path, case.show_error);
         let (code, stderr) = tfprobe(&["show", "--dir", path, "--all"]);
         assert_eq!(code, Some(1), "{path}: {stderr}");
         assert!(

@@ -5,6 +5,7 @@
 //! for; a test's failed assertion is its own failure and is not counted.
 #![allow(dead_code)]
 
+pub mod broken_models;
 pub mod grpc;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
