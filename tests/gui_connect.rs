@@ -1,12 +1,16 @@
 //! The Connect dialog: Ctrl+K opens it, fields are checked as they are typed, a closed
-//! port gives a clear failure, and a live server's model replaces the tree.
+//! port gives a clear failure, a live server's model replaces the tree, and a server
+//! that requires a client certificate is reached once the certificate fields are
+//! filled in (and explains itself while they are not).
 
 mod gui_support;
+mod server_common;
 
 use egui::accesskit::Role;
 use egui::{Key, Modifiers};
 use egui_kittest::kittest::{NodeT, Queryable};
 use gui_support::{FakeServer, app_harness, closed_port, wait_until};
+use server_common::pki::pki;
 use std::time::Duration;
 use tfprobe::ui::state::{TargetChoice, TreeSource};
 
@@ -150,4 +154,65 @@ fn testing_and_connecting_to_a_live_server_shows_the_remote_tree() {
     assert!(harness.get_all_by_label("DT_STRING").count() >= 1);
     assert!(harness.get_all_by_label("(-1, 1001)").count() >= 1);
     harness.get_by_label("AVAILABLE");
+}
+
+#[test]
+fn mutual_tls_needs_the_client_certificate_fields() {
+    let pki = pki();
+    let server = FakeServer::start_with_tls(Duration::ZERO, Some(pki.mutual_tls()));
+    let mut harness = app_harness(Vec::new());
+    open_dialog(&mut harness);
+    {
+        let draft = &mut harness.state_mut().state.connect.draft;
+        *draft = server.connection();
+        draft.tls = true;
+        draft.ca_file = pki.path("ca.pem").display().to_string();
+    }
+    harness.step();
+
+    // Without a client certificate the server's refusal is explained.
+    harness
+        .get_by_role_and_label(Role::Button, "Connect")
+        .click();
+    wait_until(&mut harness, "the connection to fail", TIMEOUT, |h| {
+        matches!(h.state().state.connect.result, Some(Err(_))) && !h.state().state.connect.testing
+    });
+    harness.get_by_label("Connection failed");
+    harness.get_by_label_contains("requires a client certificate");
+    assert!(harness.state().state.remote.is_none());
+
+    // The certificate alone is not enough: the form asks for its key.
+    let cert = pki.path("client.pem").display().to_string();
+    let field = harness.get_by_label("Client certificate");
+    field.focus();
+    field.type_text(&cert);
+    harness.step();
+    harness.step();
+    assert_eq!(harness.state().state.connect.draft.client_cert_file, cert);
+    harness.get_by_label_contains("fill in both");
+    assert!(
+        harness
+            .get_by_role_and_label(Role::Button, "Connect")
+            .accesskit_node()
+            .is_disabled()
+    );
+    let key = pki.path("client.key").display().to_string();
+    let field = harness.get_by_label("Client key");
+    field.focus();
+    field.type_text(&key);
+    harness.step();
+    harness.step();
+    assert_eq!(harness.state().state.connect.draft.client_key_file, key);
+
+    // With both: connected, and the remote model's signatures are shown.
+    harness
+        .get_by_role_and_label(Role::Button, "Connect")
+        .click();
+    wait_until(&mut harness, "the remote model", TIMEOUT, |h| {
+        h.state().state.remote.is_some()
+    });
+    assert_eq!(harness.state().state.tree_source, TreeSource::Remote);
+    harness.get_by_label("Remote model");
+    harness.get_by_label("serving_default");
+    assert!(harness.get_all_by_label("image_bytes").count() >= 1);
 }

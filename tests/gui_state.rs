@@ -45,6 +45,8 @@ fn settings_survive_a_restart() {
             model_name: "resnet".into(),
             version: "3".into(),
             tls: true,
+            client_cert_file: "/pki/client.pem".into(),
+            client_key_file: "/pki/client.key".into(),
             ..ConnectionSettings::default()
         });
         persisted.latency.requests = 1234;
@@ -92,6 +94,21 @@ fn partial_or_old_saved_state_loads_with_defaults() {
     assert_eq!(restored.latency.warmup, Persisted::default().latency.warmup);
     assert_eq!(restored.server.host, "127.0.0.1");
     assert_eq!(restored.predict.top_k, 5);
+
+    // A connection saved before the client certificate fields existed.
+    eframe::Storage::set_string(
+        &mut storage,
+        STATE_KEY,
+        r#"(saved_connections: [(host: "h", port: 8500, tls: true, ca_file: "/pki/ca.pem")])"#
+            .into(),
+    );
+    let restored: Persisted = eframe::get_value(&storage, STATE_KEY).expect("old connections load");
+    let connection = &restored.saved_connections[0];
+    assert_eq!(
+        (connection.host.as_str(), connection.ca_file.as_str()),
+        ("h", "/pki/ca.pem")
+    );
+    assert!(connection.client_cert_file.is_empty() && connection.client_key_file.is_empty());
 
     // Unreadable state is ignored rather than fatal (the app falls back to defaults).
     eframe::Storage::set_string(&mut storage, STATE_KEY, "not ron at all {".into());

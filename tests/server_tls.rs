@@ -7,12 +7,9 @@
 mod common;
 mod server_common;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose,
-};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use server_common::pki::{Pki, ca, pki, write_client_cert};
 use server_common::{Http, config, fixture, start};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -39,66 +36,6 @@ const STATUS: &str = r#"{
  ]
 }
 "#;
-
-/// PEM files in a temporary folder.
-struct Pki {
-    dir: tempfile::TempDir,
-}
-
-impl Pki {
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.path(name)).unwrap()
-    }
-}
-
-fn ca(name: &str) -> CertifiedIssuer<'static, KeyPair> {
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.distinguished_name.push(DnType::CommonName, name);
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap()
-}
-
-/// ca.pem, server.pem/server.key (localhost, 127.0.0.1), client.pem/client.key,
-/// and other-ca.pem (a CA that signed nothing here).
-fn pki() -> Pki {
-    let dir = tempfile::tempdir().unwrap();
-    let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
-    let authority = ca("tfprobe test CA");
-    write("ca.pem", &authority.pem());
-    write("other-ca.pem", &ca("someone else's CA").pem());
-
-    let mut server =
-        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
-    server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    let server_key = KeyPair::generate().unwrap();
-    write(
-        "server.pem",
-        &server.signed_by(&server_key, &authority).unwrap().pem(),
-    );
-    write("server.key", &server_key.serialize_pem());
-
-    let mut client = CertificateParams::new(Vec::<String>::new()).unwrap();
-    client
-        .distinguished_name
-        .push(DnType::CommonName, "tfprobe test client");
-    client.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    let client_key = KeyPair::generate().unwrap();
-    write(
-        "client.pem",
-        &client.signed_by(&client_key, &authority).unwrap().pem(),
-    );
-    write("client.key", &client_key.serialize_pem());
-    Pki { dir }
-}
 
 /// An `SSLConfig` text file as TF Serving reads it (PEM text inside).
 fn write_ssl_config(pki: &Pki, client_verify: bool) -> PathBuf {
@@ -333,7 +270,8 @@ async fn clients_that_stall_the_handshake_are_closed_after_the_header_timeout() 
     server.shutdown().await;
 }
 
-/// A gRPC channel presenting `client.pem` (tfprobe's client has no client certificates).
+/// A gRPC channel presenting `client.pem`, built with plain rustls so that the server
+/// is checked independently of tfprobe's client (tests/client_tls.rs covers that).
 async fn grpc_with_client_cert(pki: &Pki, port: u16) -> tonic::transport::Channel {
     let mut roots = rustls::RootCertStore::empty();
     roots
@@ -424,16 +362,7 @@ async fn mutual_tls_from_an_ssl_config_file_requires_a_client_certificate() {
     assert_eq!(status.model_version_status[0].version, 2);
 
     // A client certificate from another CA is refused.
-    let mut stranger = CertificateParams::new(Vec::<String>::new()).unwrap();
-    stranger.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    let stranger_key = KeyPair::generate().unwrap();
-    let other_ca = ca("another CA");
-    std::fs::write(
-        pki.path("stranger.pem"),
-        stranger.signed_by(&stranger_key, &other_ca).unwrap().pem(),
-    )
-    .unwrap();
-    std::fs::write(pki.path("stranger.key"), stranger_key.serialize_pem()).unwrap();
+    write_client_cert(&pki, "stranger", &ca("another CA"));
     let (code, body, _) = curl(&[
         "--cacert",
         &path("ca.pem"),
@@ -499,10 +428,7 @@ fn serve_refuses_bad_tls_files_and_names_them() {
         "no-key.config",
         &format!("server_cert: {:?}\n", pki.read("server.pem")),
     );
-    let (_, other_key) = {
-        let key = KeyPair::generate().unwrap();
-        ((), key.serialize_pem())
-    };
+    let other_key = pki.read("other.key");
     let mismatch = file(
         "mismatch.config",
         &format!(

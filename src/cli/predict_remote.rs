@@ -10,7 +10,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use tfprobe::client::stats::LatencyStats;
 use tfprobe::client::{
-    Client, ClientConfig, ModelClient, Protocol, TlsOptions, VersionSelector, snippets,
+    Client, ClientConfig, ClientIdentity, ModelClient, Protocol, TlsOptions, VersionSelector,
+    snippets,
 };
 use tfprobe::imaging::{
     self, ChannelOrder, ImageOptions, Labels, Layout, Normalization, ResizeFilter,
@@ -56,6 +57,13 @@ pub struct TargetArgs {
     /// Verify the certificate against this name instead of the host.
     #[arg(long = "tls-server-name", value_name = "NAME")]
     pub tls_server_name: Option<String>,
+    /// PEM file of a client certificate (chain) to present to servers that require one
+    /// (mutual TLS). Needs --client-key; implies --tls.
+    #[arg(long = "client-cert", value_name = "FILE", requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+    /// PEM file of the --client-cert certificate's private key.
+    #[arg(long = "client-key", value_name = "FILE", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
     /// Extra HTTP header / gRPC metadata, "Name: value" (repeatable).
     #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
     pub headers: Vec<String>,
@@ -87,11 +95,25 @@ impl TargetArgs {
         }
         config.timeout = Duration::from_secs_f64(self.timeout);
         config.connect_timeout = config.timeout.min(Duration::from_secs(5));
-        if self.tls || self.ca_cert.is_some() || self.insecure || self.tls_server_name.is_some() {
+        // clap makes the two client flags come together.
+        let client_identity = match (&self.client_cert, &self.client_key) {
+            (Some(cert_file), Some(key_file)) => Some(ClientIdentity {
+                cert_file: cert_file.clone(),
+                key_file: key_file.clone(),
+            }),
+            _ => None,
+        };
+        if self.tls
+            || self.ca_cert.is_some()
+            || self.insecure
+            || self.tls_server_name.is_some()
+            || client_identity.is_some()
+        {
             let tls = config.tls.get_or_insert_with(TlsOptions::default);
             tls.ca_file = self.ca_cert.clone();
             tls.accept_invalid_certs = self.insecure;
             tls.server_name = self.tls_server_name.clone();
+            tls.client_identity = client_identity;
         }
         for header in &self.headers {
             let (name, value) = header

@@ -98,6 +98,76 @@ pub fn code_for_http_status(status: u16) -> &'static str {
     }
 }
 
+const NEEDS_CERT: &str = "the server requires a client certificate (mutual TLS): give one with \
+     --client-cert FILE --client-key FILE (in the app: Client certificate and Client key)";
+const CERT_REFUSED: &str = "the server did not accept the client certificate \
+     (is it signed by a CA the server trusts, and made for client use?)";
+
+/// A failed TLS connection, with a hint when the server's alert says what it thought of
+/// the client's certificate (rustls: `received fatal alert: CertificateRequired`).
+pub(crate) fn tls_error(target: String, detail: String, presented_cert: bool) -> ClientError {
+    let alert = |name: &str| detail.contains(&format!("fatal alert: {name}"));
+    let hint = if alert("CertificateRequired") && !presented_cert {
+        Some(NEEDS_CERT)
+    } else if presented_cert
+        && [
+            "BadCertificate",
+            "UnknownCA",
+            "CertificateUnknown",
+            "AccessDenied",
+        ]
+        .iter()
+        .any(|name| alert(name))
+    {
+        Some(CERT_REFUSED)
+    } else {
+        None
+    };
+    ClientError::Tls {
+        detail: match hint {
+            Some(hint) => format!("{detail}; {hint}"),
+            None => detail,
+        },
+        target,
+    }
+}
+
+/// A connection closed for no stated reason by a server that had asked for a client
+/// certificate: the server's alert saying why lost the race with the closing
+/// connection (hyper reports "connection closed" or "connection was not ready").
+pub(crate) fn closed_after_cert_request(
+    target: String,
+    detail: String,
+    presented_cert: bool,
+) -> ClientError {
+    let hint = if presented_cert {
+        CERT_REFUSED
+    } else {
+        NEEDS_CERT
+    };
+    ClientError::Tls {
+        target,
+        detail: format!(
+            "{detail}; the server asked for a client certificate, then closed the connection, so probably {hint}"
+        ),
+    }
+}
+
+/// Whether an error's text (lower case) describes a connection that ended under a
+/// request, which is how hyper reports one that a TLS alert ended.
+pub(crate) fn looks_closed(lower: &str) -> bool {
+    [
+        "connection closed",
+        "not ready",
+        "broken pipe",
+        "connection reset",
+        "unexpected eof",
+        "canceled",
+    ]
+    .iter()
+    .any(|symptom| lower.contains(symptom))
+}
+
 /// Walks an error's sources for an I/O error.
 pub(crate) fn io_kind(err: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKind> {
     let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
@@ -163,5 +233,46 @@ mod tests {
         assert_eq!(server.server_code(), Some("NOT_FOUND"));
         assert_eq!(code_for_http_status(400), "INVALID_ARGUMENT");
         assert_eq!(code_for_http_status(500), "INTERNAL");
+    }
+
+    #[test]
+    fn client_certificate_refusals_get_a_hint() {
+        let text = |err: ClientError| err.to_string();
+        let missing = "connection error: received fatal alert: CertificateRequired";
+        let hinted = text(tls_error("h:1".into(), missing.into(), false));
+        assert!(hinted.contains("requires a client certificate"), "{hinted}");
+        assert!(
+            hinted.contains("--client-cert FILE --client-key FILE"),
+            "{hinted}"
+        );
+        let refused = "received fatal alert: UnknownCA";
+        let hinted = text(tls_error("h:1".into(), refused.into(), true));
+        assert!(
+            hinted.contains("did not accept the client certificate"),
+            "{hinted}"
+        );
+        // Other TLS failures are left as they are.
+        let untrusted = "invalid peer certificate: UnknownIssuer";
+        assert_eq!(
+            text(tls_error("h:1".into(), untrusted.into(), false)),
+            format!("TLS with h:1 failed: {untrusted}")
+        );
+        // The alert lost to a closed connection: the certificate request tells.
+        let closed = "client error (Canceled): operation was canceled: connection was not ready";
+        assert!(looks_closed(&closed.to_ascii_lowercase()));
+        let hinted = text(closed_after_cert_request(
+            "h:1".into(),
+            closed.into(),
+            false,
+        ));
+        assert!(
+            hinted.contains("then closed the connection, so probably the server requires"),
+            "{hinted}"
+        );
+        let hinted = text(closed_after_cert_request("h:1".into(), closed.into(), true));
+        assert!(
+            hinted.contains("did not accept the client certificate"),
+            "{hinted}"
+        );
     }
 }

@@ -1,7 +1,9 @@
 //! The gRPC client (tonic): `tensorflow.serving.PredictionService/{Predict,
 //! GetModelMetadata}` and `ModelService/GetModelStatus`, plain or over rustls.
 
-use super::error::{ClientError, chain_text, io_kind};
+use super::error::{
+    ClientError, chain_text, closed_after_cert_request, io_kind, looks_closed, tls_error,
+};
 use super::metadata::{decode_error, model_info_from_signature_defs, states_from_proto};
 use super::{
     ClientConfig, ModelClient, PredictResult, PreparedRequest, VersionSelector, VersionState, tls,
@@ -32,6 +34,8 @@ pub struct GrpcClient {
     config: ClientConfig,
     channel: Channel,
     metadata: MetadataMap,
+    /// TLS alerts and certificate requests, which tonic's statuses leave out.
+    tls_evidence: tls::TlsEvidence,
 }
 
 fn metadata_map(headers: &[(String, String)]) -> Result<MetadataMap, ClientError> {
@@ -90,19 +94,26 @@ impl GrpcClient {
             .connect_timeout(config.connect_timeout)
             .timeout(config.timeout)
             .tcp_nodelay(true);
+        let tls_evidence = tls::TlsEvidence::default();
         let channel = match &config.tls {
             None => endpoint.connect_lazy(),
             Some(options) => {
                 let connector = tokio_rustls::TlsConnector::from(Arc::new(tls::client_config(
                     options,
                     &[b"h2"],
+                    &tls_evidence,
                 )?));
                 let name = tls::server_name(&config.host, options)?;
                 let address = config.authority();
                 let connect_timeout = config.connect_timeout;
+                let evidence = tls_evidence.clone();
                 let service = tower::service_fn(move |_uri: http::Uri| {
-                    let (connector, name, address) =
-                        (connector.clone(), name.clone(), address.clone());
+                    let (connector, name, address, evidence) = (
+                        connector.clone(),
+                        name.clone(),
+                        address.clone(),
+                        evidence.clone(),
+                    );
                     async move {
                         let connect = async {
                             let tcp = tokio::net::TcpStream::connect(address.as_str()).await?;
@@ -117,6 +128,10 @@ impl GrpcClient {
                                     "connect timed out",
                                 )
                             })??;
+                        let stream = tls::Recorded {
+                            inner: stream,
+                            evidence,
+                        };
                         Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(stream))
                     }
                 });
@@ -127,6 +142,7 @@ impl GrpcClient {
             config: config.clone(),
             channel,
             metadata: metadata_map(&config.headers)?,
+            tls_evidence,
         })
     }
 
@@ -151,10 +167,20 @@ impl GrpcClient {
     fn status_error(&self, status: &tonic::Status) -> ClientError {
         let target = self.config.authority();
         let message = status.message().to_string();
-        let detail = match std::error::Error::source(status) {
+        let mut detail = match std::error::Error::source(status) {
             Some(source) => format!("{message}: {}", chain_text(source)),
             None => message.clone(),
         };
+        if std::error::Error::source(status).is_some()
+            && let Some(failure) = self.tls_evidence.take_failure()
+        {
+            // A transport failure after a TLS alert: the alert is the reason (tonic
+            // passes it on only sometimes, depending on which side noticed first).
+            if !detail.contains(&failure) {
+                detail = format!("{detail}: {failure}");
+            }
+            return tls_error(target, detail, self.config.presents_client_cert());
+        }
         let lower = detail.to_ascii_lowercase();
         if let Some(source) = std::error::Error::source(status) {
             match io_kind(source) {
@@ -172,7 +198,14 @@ impl GrpcClient {
             }
             if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
             {
-                return ClientError::Tls { target, detail };
+                return tls_error(target, detail, self.config.presents_client_cert());
+            }
+            if self.tls_evidence.cert_requested() && looks_closed(&lower) {
+                return closed_after_cert_request(
+                    target,
+                    detail,
+                    self.config.presents_client_cert(),
+                );
             }
             if lower.contains("h2 protocol error")
                 || lower.contains("frame")

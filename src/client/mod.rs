@@ -68,6 +68,7 @@ pub enum VersionSelector {
 
 /// TLS settings. Without a CA file, the system's trusted roots are used.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct TlsOptions {
     /// A PEM file with the CA certificate(s) to trust (in addition to the system's).
     pub ca_file: Option<PathBuf>,
@@ -75,6 +76,18 @@ pub struct TlsOptions {
     pub accept_invalid_certs: bool,
     /// The name to verify the certificate against (default: the host).
     pub server_name: Option<String>,
+    /// A certificate to present, for servers that require one (mutual TLS).
+    pub client_identity: Option<ClientIdentity>,
+}
+
+/// A client certificate and its key, as PEM files; one type so that a certificate
+/// without its key (or the reverse) cannot be configured.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ClientIdentity {
+    /// The client certificate, followed by any intermediate certificates.
+    pub cert_file: PathBuf,
+    /// The certificate's private key (PKCS#8, PKCS#1 RSA or SEC1 EC).
+    pub key_file: PathBuf,
 }
 
 /// Everything needed to reach one model on one server.
@@ -187,6 +200,13 @@ impl ClientConfig {
     pub fn base_url(&self) -> String {
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         format!("{scheme}://{}", self.authority())
+    }
+
+    /// Whether a client certificate is configured (mutual TLS).
+    pub fn presents_client_cert(&self) -> bool {
+        self.tls
+            .as_ref()
+            .is_some_and(|tls| tls.client_identity.is_some())
     }
 
     /// The signature key sent on the wire (empty = the server's default).

@@ -1,7 +1,10 @@
 //! The REST client (reqwest over rustls): `GET /v1/models/NAME[...]`,
 //! `GET .../metadata`, `POST ...:predict`.
 
-use super::error::{ClientError, chain_text, code_for_http_status, io_kind};
+use super::error::{
+    ClientError, chain_text, closed_after_cert_request, code_for_http_status, io_kind,
+    looks_closed, tls_error,
+};
 use super::metadata::{
     decode_error, model_info_from_signature_defs, signature_defs_from_json, states_from_json,
 };
@@ -23,6 +26,8 @@ pub struct RestClient {
     http: reqwest::Client,
     /// `http://host:port/v1/models/NAME[/versions/V|/labels/L]`.
     model_url: String,
+    /// Whether the server asked for a client certificate (for error messages).
+    tls_evidence: tls::TlsEvidence,
     /// Metadata fetched once to type predict outputs (`None`: not available).
     signatures: Arc<tokio::sync::OnceCell<Option<SavedModelInfo>>>,
 }
@@ -87,6 +92,7 @@ impl RestClient {
             builder = builder.no_proxy();
         }
         let mut base = config.base_url();
+        let tls_evidence = tls::TlsEvidence::default();
         let tls_config = match &config.tls {
             Some(options) => {
                 if let Some(name) = &options.server_name {
@@ -102,7 +108,7 @@ impl RestClient {
                     builder = builder.resolve(name, address);
                     base = format!("https://{name}:{}", config.port);
                 }
-                tls::client_config(options, &[b"http/1.1"])?
+                tls::client_config(options, &[b"http/1.1"], &tls_evidence)?
             }
             None => tls::unused_config()?,
         };
@@ -114,6 +120,7 @@ impl RestClient {
             model_url: model_url(config, &base),
             config: config.clone(),
             http,
+            tls_evidence,
             signatures: Arc::default(),
         })
     }
@@ -147,7 +154,13 @@ impl RestClient {
         if is_tls_failure(err)
             || (err.is_connect() && tls_words.iter().any(|word| lower.contains(word)))
         {
-            return ClientError::Tls { target, detail };
+            return tls_error(target, detail, self.config.presents_client_cert());
+        }
+        if self.tls_evidence.cert_requested()
+            && io_kind(err) != Some(std::io::ErrorKind::ConnectionRefused)
+            && looks_closed(&lower)
+        {
+            return closed_after_cert_request(target, detail, self.config.presents_client_cert());
         }
         if err.is_connect() {
             return match io_kind(err) {

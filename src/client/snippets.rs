@@ -4,7 +4,7 @@
 use super::grpc::model_spec;
 use super::rest::model_url;
 use super::rest_json::encode_predict_request;
-use super::{ClientConfig, VersionSelector};
+use super::{ClientConfig, TlsOptions, VersionSelector};
 use crate::runtime::NamedTensors;
 use crate::tensor::TensorData;
 use base64::Engine;
@@ -53,6 +53,7 @@ pub fn curl(config: &ClientConfig, inputs: &NamedTensors) -> String {
                 shell_quote(&ca.display().to_string())
             ));
         }
+        command.push_str(&client_cert_flags(tls, "--"));
     }
     let end = delimiter(&body);
     command.push_str(&format!(
@@ -60,6 +61,18 @@ pub fn curl(config: &ClientConfig, inputs: &NamedTensors) -> String {
         shell_quote(&url)
     ));
     command
+}
+
+/// ` --cert FILE --key FILE` (curl; grpcurl spells them with one dash), or nothing.
+fn client_cert_flags(tls: &TlsOptions, dash: &str) -> String {
+    match &tls.client_identity {
+        Some(identity) => format!(
+            " {dash}cert {} {dash}key {}",
+            shell_quote(&identity.cert_file.display().to_string()),
+            shell_quote(&identity.key_file.display().to_string())
+        ),
+        None => String::new(),
+    }
 }
 
 /// TF Serving's `PredictRequest` in protobuf's JSON mapping (what grpcurl and
@@ -126,6 +139,7 @@ pub fn grpcurl(config: &ClientConfig, inputs: &NamedTensors) -> String {
             if let Some(name) = &tls.server_name {
                 command.push_str(&format!(" -servername {}", shell_quote(name)));
             }
+            command.push_str(&client_cert_flags(tls, "-"));
         }
     }
     command.push_str(&format!(
@@ -151,6 +165,10 @@ fn python_string(text: &str) -> String {
     serde_json::to_string(text).unwrap_or_default()
 }
 
+fn python_path(path: &std::path::Path) -> String {
+    python_string(&path.display().to_string())
+}
+
 /// A Python script that sends the same request (REST: `requests`; gRPC:
 /// `grpcio` + `tensorflow-serving-api`).
 pub fn python(config: &ClientConfig, inputs: &NamedTensors) -> String {
@@ -170,7 +188,7 @@ pub fn python(config: &ClientConfig, inputs: &NamedTensors) -> String {
         super::Protocol::Rest => {
             let url = format!("{}:predict", model_url(config, &config.base_url()));
             let body = encode_predict_request(inputs, config.signature.as_deref());
-            let verify = match &config.tls {
+            let mut verify = match &config.tls {
                 Some(tls) if tls.accept_invalid_certs => ", verify=False".to_string(),
                 Some(tls) => match &tls.ca_file {
                     Some(ca) => format!(", verify={}", python_string(&ca.display().to_string())),
@@ -178,6 +196,17 @@ pub fn python(config: &ClientConfig, inputs: &NamedTensors) -> String {
                 },
                 None => String::new(),
             };
+            if let Some(identity) = config
+                .tls
+                .as_ref()
+                .and_then(|tls| tls.client_identity.as_ref())
+            {
+                verify.push_str(&format!(
+                    ", cert=({}, {})",
+                    python_path(&identity.cert_file),
+                    python_path(&identity.key_file)
+                ));
+            }
             format!(
                 "# pip install requests\nimport requests\n\nURL = {}\nBODY = {}\nHEADERS = dict([{}])\n\n\
                  response = requests.post(URL, data=BODY, headers=HEADERS, timeout={timeout}{verify})\n\
@@ -195,15 +224,20 @@ pub fn python(config: &ClientConfig, inputs: &NamedTensors) -> String {
                     python_string(&config.authority())
                 ),
                 Some(tls) => {
-                    let roots = match &tls.ca_file {
-                        Some(ca) => format!(
-                            "open({}, 'rb').read()",
-                            python_string(&ca.display().to_string())
+                    let read = |path: &std::path::Path| {
+                        format!("open({}, 'rb').read()", python_path(path))
+                    };
+                    let roots = tls.ca_file.as_deref().map_or("None".into(), read);
+                    let identity = match &tls.client_identity {
+                        Some(identity) => format!(
+                            ", private_key={}, certificate_chain={}",
+                            read(&identity.key_file),
+                            read(&identity.cert_file)
                         ),
-                        None => "None".into(),
+                        None => String::new(),
                     };
                     format!(
-                        "grpc.secure_channel({}, grpc.ssl_channel_credentials({roots}))",
+                        "grpc.secure_channel({}, grpc.ssl_channel_credentials(root_certificates={roots}{identity}))",
                         python_string(&config.authority())
                     )
                 }
@@ -225,7 +259,7 @@ pub fn python(config: &ClientConfig, inputs: &NamedTensors) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::{Protocol, TlsOptions};
+    use crate::client::{ClientIdentity, Protocol};
     use crate::tensor::Tensor;
 
     fn inputs() -> NamedTensors {
@@ -297,5 +331,43 @@ mod tests {
         );
         assert_eq!(shell_quote("a b"), "'a b'");
         assert_eq!(shell_quote("plain"), "plain");
+    }
+
+    #[test]
+    fn client_certificates_appear_in_every_snippet() {
+        let mut config = ClientConfig::new("localhost", 8501, Protocol::Rest).with_model("resnet");
+        config.tls = Some(TlsOptions {
+            ca_file: Some("ca.pem".into()),
+            client_identity: Some(ClientIdentity {
+                cert_file: "my client.pem".into(),
+                key_file: "client.key".into(),
+            }),
+            ..Default::default()
+        });
+        let text = curl(&config, &inputs());
+        assert!(
+            text.contains(" --cacert ca.pem --cert 'my client.pem' --key client.key https://"),
+            "{text}"
+        );
+        let script = python(&config, &inputs());
+        assert!(
+            script.contains(", verify=\"ca.pem\", cert=(\"my client.pem\", \"client.key\"))"),
+            "{script}"
+        );
+        config.protocol = Protocol::Grpc;
+        let text = grpcurl(&config, &inputs());
+        assert!(
+            text.contains("grpcurl -cacert ca.pem -cert 'my client.pem' -key client.key -max-time"),
+            "{text}"
+        );
+        let script = python(&config, &inputs());
+        assert!(
+            script.contains(
+                "grpc.ssl_channel_credentials(root_certificates=open(\"ca.pem\", 'rb').read(), \
+                 private_key=open(\"client.key\", 'rb').read(), \
+                 certificate_chain=open(\"my client.pem\", 'rb').read())"
+            ),
+            "{script}"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! What the user asked for. Panels push commands while rendering; the app applies
 //! them after the frame's UI is built, starting background tasks where needed.
 
-use super::state::{ConnectionSettings, TargetChoice};
+use super::state::{ConnectFile, ConnectionSettings, TargetChoice};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -20,6 +20,8 @@ pub enum Command {
     Connect(ConnectionSettings),
     SaveConnection(ConnectionSettings),
     ForgetConnection(usize),
+    /// Choose a PEM file for a Connect dialog field with a file dialog.
+    PickConnectFile(ConnectFile),
     Disconnect,
     StartServer,
     StopServer,

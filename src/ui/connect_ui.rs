@@ -3,7 +3,7 @@
 
 use super::command::{Command, Commands};
 use super::requests::validate;
-use super::state::AppState;
+use super::state::{AppState, ConnectFile};
 use super::widgets;
 use crate::client::Protocol;
 use egui::{RichText, Ui};
@@ -36,6 +36,29 @@ fn labelled(
     let response = add(ui).labelled_by(label_response.id);
     ui.end_row();
     response
+}
+
+/// A path field with a "…" button that opens the file picker (off the UI thread);
+/// returns the text field's response, for the row's label.
+fn file_field(
+    ui: &mut Ui,
+    text: &mut String,
+    hint: &str,
+    which: ConnectFile,
+    commands: &mut Commands,
+) -> egui::Response {
+    ui.horizontal(|ui| {
+        let field = ui.add(
+            egui::TextEdit::singleline(text)
+                .hint_text(hint)
+                .desired_width(190.0),
+        );
+        if ui.button("…").on_hover_text("Choose a file").clicked() {
+            commands.push(Command::PickConnectFile(which));
+        }
+        field
+    })
+    .inner
 }
 
 fn contents(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
@@ -141,13 +164,18 @@ fn contents(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
                 ui.checkbox(&mut draft.tls, "use TLS (https / grpcs)")
             });
             if draft.tls {
-                labelled(ui, "CA file", |ui| {
-                    ui.add(
-                        egui::TextEdit::singleline(&mut draft.ca_file)
-                            .hint_text("system roots")
-                            .desired_width(220.0),
-                    )
-                });
+                let mut file_row = |label, which, hint| {
+                    labelled(ui, label, |ui| {
+                        file_field(ui, draft.file_mut(which), hint, which, commands)
+                    })
+                };
+                file_row("CA file", ConnectFile::CaFile, "system roots");
+                file_row(
+                    "Client certificate",
+                    ConnectFile::ClientCert,
+                    "none (PEM, for mutual TLS)",
+                );
+                file_row("Client key", ConnectFile::ClientKey, "none (PEM)");
                 labelled(ui, "", |ui| {
                     ui.checkbox(
                         &mut draft.accept_invalid_certs,

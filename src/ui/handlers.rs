@@ -45,6 +45,7 @@ impl TfprobeApp {
             Command::InstallRuntime => self.install_runtime(),
             Command::SetTarget(target) => self.state.target = target,
             Command::PickImages => self.tasks.pick_images(),
+            Command::PickConnectFile(which) => self.tasks.pick_connect_file(which),
             Command::AddImage { name, bytes } => self.add_image(name, bytes),
             Command::PredictAll => self.predict_all(),
             Command::ClearImages => self.clear_images(),
@@ -72,6 +73,10 @@ impl TfprobeApp {
             Event::ImageLoaded { name, bytes } => self.add_image(name, bytes),
             Event::PathRejected { message } => self.state.notify(NoticeLevel::Error, message),
             Event::FolderPicked(path) => self.commands.push(Command::OpenPath(path)),
+            Event::ConnectFilePicked { which, path } => {
+                *self.state.connect.draft.file_mut(which) = path.display().to_string();
+                self.state.connect.result = None;
+            }
             Event::ConnectionTested { seq, result } => self.connection_tested(seq, result),
             Event::Connected {
                 seq,

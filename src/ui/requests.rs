@@ -1,10 +1,12 @@
 //! Background tasks that talk to a model server through [`crate::client`]: testing
 //! and opening a connection, predictions on images, and latency runs.
 
-use super::state::{ConnectionSettings, InputMode, PredictOutcome, PredictSettings, Sample};
+use super::state::{
+    ConnectFile, ConnectionSettings, InputMode, PredictOutcome, PredictSettings, Sample,
+};
 use super::tasks::{Event, Reporter, Tasks};
 use crate::client::{
-    Client, ClientConfig, ModelClient, PreparedRequest, TlsOptions, VersionSelector,
+    Client, ClientConfig, ClientIdentity, ModelClient, PreparedRequest, TlsOptions, VersionSelector,
 };
 use crate::imaging::{self, ImageOptions, InputPlan, Labels};
 use crate::model::SignatureInfo;
@@ -45,16 +47,33 @@ pub fn validate(settings: &ConnectionSettings) -> Result<(), String> {
     if settings.timeout_ms == 0 {
         return Err("Timeout must be at least 1 ms".into());
     }
-    if settings.tls
-        && !settings.ca_file.trim().is_empty()
-        && !std::path::Path::new(settings.ca_file.trim()).is_file()
-    {
-        return Err(format!(
-            "CA file {} does not exist",
-            settings.ca_file.trim()
-        ));
+    if settings.tls {
+        let (cert, key) = (
+            settings.client_cert_file.trim(),
+            settings.client_key_file.trim(),
+        );
+        if cert.is_empty() != key.is_empty() {
+            return Err(
+                "Client certificate and Client key go together: fill in both, or neither".into(),
+            );
+        }
+        for (label, file) in [
+            ("CA file", settings.ca_file.trim()),
+            ("Client certificate", cert),
+            ("Client key", key),
+        ] {
+            if !file.is_empty() && !std::path::Path::new(file).is_file() {
+                return Err(format!("{label} {file} does not exist"));
+            }
+        }
     }
     Ok(())
+}
+
+fn non_empty_path(text: &str) -> Option<PathBuf> {
+    Some(text.trim())
+        .filter(|text| !text.is_empty())
+        .map(PathBuf::from)
 }
 
 /// The client configuration of a remote connection.
@@ -73,12 +92,22 @@ pub fn client_config(settings: &ConnectionSettings) -> ClientConfig {
     config.timeout = timeout;
     config.connect_timeout = timeout.min(Duration::from_secs(5));
     if settings.tls {
+        let client_identity = match (
+            non_empty_path(&settings.client_cert_file),
+            non_empty_path(&settings.client_key_file),
+        ) {
+            (Some(cert_file), Some(key_file)) => Some(ClientIdentity {
+                cert_file,
+                key_file,
+            }),
+            // `validate` refuses one without the other.
+            _ => None,
+        };
         config.tls = Some(TlsOptions {
-            ca_file: Some(settings.ca_file.trim())
-                .filter(|file| !file.is_empty())
-                .map(PathBuf::from),
+            ca_file: non_empty_path(&settings.ca_file),
             accept_invalid_certs: settings.accept_invalid_certs,
             server_name: None,
+            client_identity,
         });
     }
     config
@@ -111,6 +140,26 @@ async fn connect_with_status(
 }
 
 impl Tasks {
+    /// The file picker of a Connect dialog field (rfd; blocking, so off the UI thread).
+    pub fn pick_connect_file(&self, which: ConnectFile) {
+        let reporter = self.reporter();
+        self.spawn_blocking(move || {
+            let title = match which {
+                ConnectFile::CaFile => "Choose the CA certificate (PEM)",
+                ConnectFile::ClientCert => "Choose the client certificate (PEM)",
+                ConnectFile::ClientKey => "Choose the client private key (PEM)",
+            };
+            let picked = rfd::FileDialog::new()
+                .set_title(title)
+                // No extension filter: keys and certificates come as .pem, .crt,
+                // .key, tls.cert, ... and a filter would hide some.
+                .pick_file();
+            if let Some(path) = picked {
+                reporter.send(Event::ConnectFilePicked { which, path });
+            }
+        });
+    }
+
     /// "Test connection": model status (versions and states).
     pub fn test_connection(&self, seq: u64, settings: ConnectionSettings) {
         let reporter = self.reporter();

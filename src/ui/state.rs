@@ -50,6 +50,18 @@ pub struct ConnectionSettings {
     /// PEM file with extra CA certificates; empty for the system's roots only.
     pub ca_file: String,
     pub accept_invalid_certs: bool,
+    /// PEM client certificate for servers that require one (mutual TLS); empty for none.
+    pub client_cert_file: String,
+    /// PEM private key of `client_cert_file`.
+    pub client_key_file: String,
+}
+
+/// The file fields of the Connect dialog, for the file picker to fill in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectFile {
+    CaFile,
+    ClientCert,
+    ClientKey,
 }
 
 impl Default for ConnectionSettings {
@@ -65,11 +77,21 @@ impl Default for ConnectionSettings {
             tls: false,
             ca_file: String::new(),
             accept_invalid_certs: false,
+            client_cert_file: String::new(),
+            client_key_file: String::new(),
         }
     }
 }
 
 impl ConnectionSettings {
+    pub fn file_mut(&mut self, which: ConnectFile) -> &mut String {
+        match which {
+            ConnectFile::CaFile => &mut self.ca_file,
+            ConnectFile::ClientCert => &mut self.client_cert_file,
+            ConnectFile::ClientKey => &mut self.client_key_file,
+        }
+    }
+
     /// `rest://host:port/model` style text for lists and the status bar.
     pub fn title(&self) -> String {
         let scheme = match (self.protocol, self.tls) {

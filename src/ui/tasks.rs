@@ -39,6 +39,10 @@ pub enum Event {
         message: String,
     },
     FolderPicked(PathBuf),
+    ConnectFilePicked {
+        which: super::state::ConnectFile,
+        path: PathBuf,
+    },
     ConnectionTested {
         seq: u64,
         result: Result<String, String>,

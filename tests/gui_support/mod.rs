@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tfprobe::model::SavedModelInfo;
 use tfprobe::runtime::{Backend, NamedTensors, RuntimeError};
-use tfprobe::server::{Loader, ModelSource, ServerConfig, ServerHandle};
+use tfprobe::server::{Loader, ModelSource, ServerConfig, ServerHandle, TlsSettings};
 use tfprobe::tensor::{Tensor, TensorData};
 use tfprobe::ui::{LaunchOptions, TfprobeApp};
 
@@ -144,6 +144,11 @@ pub struct FakeServer {
 
 impl FakeServer {
     pub fn start(delay: Duration) -> FakeServer {
+        FakeServer::start_with_tls(delay, None)
+    }
+
+    /// [`FakeServer::start`] serving over TLS with `tls` (both ports).
+    pub fn start_with_tls(delay: Duration, tls: Option<TlsSettings>) -> FakeServer {
         let model_dir = repo().join("assets/models/efficientnet_lite0");
         let loader: Loader = Arc::new(move |dir: &Path| {
             let info = tfprobe::model::open(dir)?;
@@ -153,6 +158,7 @@ impl FakeServer {
         config.grpc_port = Some(0);
         config.rest_port = Some(0);
         config.poll_interval = None;
+        config.tls = tls;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod load;
+pub mod pki;
 
 use base64::Engine;
 use std::io::{BufRead, BufReader, Read, Write};
