@@ -349,15 +349,27 @@ fn shown_host(addr: SocketAddr) -> String {
     }
 }
 
+/// The warning a server listening on `host` logs, if it is reachable from other machines.
+pub fn exposure_warning(host: IpAddr, tls: bool) -> Option<String> {
+    if host.is_loopback() {
+        return None;
+    }
+    let plain_text = if tls {
+        ""
+    } else {
+        ", in plain text (add --ssl_config_file, or --ssl_cert_file and --ssl_key_file, for TLS)"
+    };
+    Some(format!(
+        "listening on {host} makes the models reachable from other machines{plain_text}; use --host 127.0.0.1 to keep them local"
+    ))
+}
+
 /// Starts a server on the current tokio runtime: binds the ports, loads the
 /// models (see [`ServerConfig::wait_for_models`]), then serves until shut down.
 pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServeError> {
     check_config(&config)?;
-    if !config.host.is_loopback() {
-        tracing::warn!(
-            "listening on {} makes the models reachable from other machines; use --host 127.0.0.1 to keep them local",
-            config.host
-        );
+    if let Some(warning) = exposure_warning(config.host, config.tls.is_some()) {
+        tracing::warn!("{warning}");
     }
     let grpc_listener = bind(config.host, config.grpc_port).await?;
     let rest_listener = bind(config.host, config.rest_port).await?;

@@ -224,3 +224,31 @@ async fn bad_configs_are_refused_before_binding() {
             .contains("not usable in REST paths")
     );
 }
+
+#[test]
+fn only_addresses_other_machines_reach_are_warned_about() {
+    use super::exposure_warning;
+    for local in ["127.0.0.1", "127.0.0.2", "::1"] {
+        assert_eq!(
+            exposure_warning(local.parse().unwrap(), false),
+            None,
+            "{local}"
+        );
+    }
+    assert_eq!(
+        exposure_warning("0.0.0.0".parse().unwrap(), false).as_deref(),
+        Some(
+            "listening on 0.0.0.0 makes the models reachable from other machines, in plain text \
+             (add --ssl_config_file, or --ssl_cert_file and --ssl_key_file, for TLS); use --host \
+             127.0.0.1 to keep them local"
+        )
+    );
+    assert_eq!(
+        exposure_warning("::".parse().unwrap(), true).as_deref(),
+        Some(
+            "listening on :: makes the models reachable from other machines; use --host 127.0.0.1 \
+             to keep them local"
+        )
+    );
+    assert!(exposure_warning("192.168.1.5".parse().unwrap(), true).is_some());
+}
