@@ -212,3 +212,87 @@ fn the_session_loader_refusing_a_model_is_an_error_and_the_process_lives_on() {
     );
     panics.assert_none();
 }
+
+/// `tfprobe serve` stops for nobody's broken model: it keeps running with the error
+/// in the model's status, and serves the good version that is copied in after.
+#[test]
+fn serve_reports_a_broken_model_and_serves_the_good_version_that_follows() {
+    common::ensure_runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("m");
+    server_common::copy_dir(&relative_fixture("broken/garbage"), &base.join("1"));
+    let log = dir.path().join("serve.log");
+    let (grpc, rest) = (server_common::free_port(), server_common::free_port());
+    let child = Command::new(env!("CARGO_BIN_EXE_tfprobe"))
+        .arg("serve")
+        .arg("--model_name=m")
+        .arg(format!("--model_base_path={}", base.display()))
+        .arg(format!("--port={grpc}"))
+        .arg(format!("--rest_api_port={rest}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("start tfprobe serve");
+    let mut served = KillOnDrop(child);
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], rest));
+    let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
+    let mut wait_for = |what: &str, done: &dyn Fn() -> bool| {
+        let started = std::time::Instant::now();
+        while !done() {
+            if let Some(status) = served.0.try_wait().unwrap() {
+                panic!(
+                    "tfprobe serve exited ({status}) waiting for {what}:\n{}",
+                    log_text()
+                );
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "timed out waiting for {what}:\n{}",
+                log_text()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    let status = || {
+        std::net::TcpStream::connect(addr)
+            .ok()
+            .map(|_| server_common::get(addr, "/v1/models/m").json())
+    };
+    wait_for("the broken version's status", &|| {
+        status().is_some_and(|json| json["model_version_status"][0]["state"] == "END")
+    });
+    let json = status().unwrap();
+    let version = &json["model_version_status"][0];
+    assert_eq!(version["version"], "1");
+    assert_eq!(version["status"]["error_code"], "FAILED_PRECONDITION");
+    assert!(
+        version["status"]["error_message"]
+            .as_str()
+            .unwrap()
+            .ends_with("(the file is truncated, corrupt or not a SavedModel)"),
+        "{json}"
+    );
+    let refused = server_common::post(addr, "/v1/models/m:predict", r#"{"instances": [1.0]}"#);
+    assert_eq!(refused.status, 404, "{}", refused.body);
+
+    server_common::copy_dir(&fixture("two_versions").join("1"), &base.join("2"));
+    wait_for("version 2 to serve", &|| {
+        server_common::post(addr, "/v1/models/m:predict", r#"{"instances": [1.0, 2.0]}"#).status
+            == 200
+    });
+    let predicted =
+        server_common::post(addr, "/v1/models/m:predict", r#"{"instances": [1.0, 2.0]}"#);
+    assert_eq!(
+        predicted.json()["predictions"],
+        serde_json::json!([3.0, 5.0])
+    );
+}
+
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
