@@ -121,6 +121,15 @@ pub struct ServeArgs {
     #[arg(long = "max_connections", default_value_t = server::DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
 
+    /// Replay each version's assets.extra/tf_serving_warmup_requests before it
+    /// serves (`--enable_model_warmup=false` turns it off).
+    #[arg(long = "enable_model_warmup", default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub enable_model_warmup: bool,
+
+    /// Times each warmup record is replayed; 0 means TF Serving's default, 1.
+    #[arg(long = "num_request_iterations_for_warmup", default_value_t = 0)]
+    pub num_request_iterations_for_warmup: u32,
+
     /// Accepted for compatibility; tfprobe does not batch requests together.
     #[arg(long = "enable_batching", default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
     pub enable_batching: bool,
@@ -230,6 +239,8 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         .map(Duration::from_millis);
     config.max_request_bytes = args.max_request_bytes;
     config.max_batch_size = args.max_batch_size;
+    config.enable_model_warmup = args.enable_model_warmup;
+    config.warmup_request_iterations = args.num_request_iterations_for_warmup.max(1);
     config.tls = tls;
     config.header_read_timeout = Duration::from_millis(args.header_read_timeout_in_ms.max(1));
     config.body_read_timeout = (args.body_read_timeout_in_ms > 0)

@@ -6,10 +6,9 @@
 use super::Shared;
 use super::error::ServeError;
 use super::metrics::Protocol;
-use super::predict::{check_inputs, check_output_filter, run};
+use super::predict::{RequestLimits, prepare_inputs, run, signature_key_or_default};
 use super::versions::VersionRequest;
-use crate::pb::convert::{ConvertError, tensor_from_proto_limited, tensor_into_proto};
-use crate::pb::tensorflow::TensorProto;
+use crate::pb::convert::tensor_into_proto;
 use crate::pb::tensorflow::error::Code;
 use crate::pb::tensorflow::serving::model_service_server::{ModelService, ModelServiceServer};
 use crate::pb::tensorflow::serving::prediction_service_server::{
@@ -21,9 +20,7 @@ use crate::pb::tensorflow::serving::{
     MultiInferenceRequest, MultiInferenceResponse, PredictRequest, PredictResponse,
     RegressionRequest, RegressionResponse, ReloadConfigRequest, ReloadConfigResponse, model_spec,
 };
-use crate::runtime::NamedTensors;
 use prost::Message;
-use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Instant;
@@ -31,7 +28,6 @@ use tonic::codegen::{BoxFuture, Context, Poll, Service, http};
 use tonic::server::NamedService;
 use tonic::{Request, Response, Status};
 
-const DEFAULT_SIGNATURE: &str = "serving_default";
 const SIGNATURE_DEF_FIELD: &str = "signature_def";
 const SIGNATURE_DEF_MAP_TYPE_URL: &str = "type.googleapis.com/tensorflow.serving.SignatureDefMap";
 
@@ -53,43 +49,6 @@ impl TfServing {
         }
     }
 
-    /// The request's tensors, each decoded within what the ones before left of
-    /// the budget (extra inputs are refused later, but must not allocate first).
-    fn decode_inputs(
-        &self,
-        protos: &BTreeMap<String, TensorProto>,
-    ) -> Result<NamedTensors, ServeError> {
-        let mut inputs = NamedTensors::new();
-        let mut used_bytes = 0u64;
-        for (key, proto) in protos {
-            let left_bytes = self.max_decoded_bytes.saturating_sub(used_bytes);
-            let tensor = tensor_from_proto_limited(proto, left_bytes).map_err(|err| match err {
-                ConvertError::DecodedTooLarge {
-                    dtype,
-                    shape,
-                    needed_bytes,
-                    ..
-                } => {
-                    let before = if used_bytes > 0 {
-                        format!(" (with the {used_bytes} bytes of the inputs before it)")
-                    } else {
-                        String::new()
-                    };
-                    ServeError::invalid(format!(
-                        "input '{key}': tensor shape {shape:?} of {dtype} needs {needed_bytes} bytes once decoded, \
-                         more than the server's limit of {} bytes for a request's inputs{before}; \
-                         start the server with a larger --max_request_bytes",
-                        self.max_decoded_bytes
-                    ))
-                }
-                err => ServeError::invalid(format!("input '{key}': {err}")),
-            })?;
-            used_bytes = used_bytes.saturating_add(tensor.data.size_bytes());
-            inputs.insert(key.clone(), tensor);
-        }
-        Ok(inputs)
-    }
-
     /// Runs a Predict; `signature_label` gets the signature once it is known to exist.
     async fn predict_inner(
         &self,
@@ -106,16 +65,15 @@ impl TfServing {
             .shared
             .manager
             .resolve(&spec.name, &VersionRequest::from_spec(&spec))?;
-        let signature_key = if spec.signature_name.is_empty() {
-            DEFAULT_SIGNATURE.to_string()
-        } else {
-            spec.signature_name.clone()
-        };
+        let signature_key = signature_key_or_default(&spec.signature_name);
         let signature = servable.signature(&signature_key)?;
         signature_label.push_str(&signature.key);
-        let inputs = self.decode_inputs(&request.inputs)?;
-        check_inputs(signature, &inputs, self.shared.max_batch_size)?;
-        let output_keys = check_output_filter(signature, &request.output_filter)?;
+        let limits = RequestLimits {
+            max_decoded_bytes: self.max_decoded_bytes,
+            max_batch_size: self.shared.max_batch_size,
+        };
+        let (inputs, output_keys) =
+            prepare_inputs(signature, &request.inputs, &request.output_filter, &limits)?;
         let outputs = run(&servable, &signature_key, inputs, &output_keys, None).await?;
         Ok(PredictResponse {
             outputs: outputs

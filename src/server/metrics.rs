@@ -6,6 +6,7 @@
 //! - `tfprobe_request_duration_seconds{model, api, protocol}` (histogram)
 //! - `tfprobe_model_loads_total{model, status}`
 //! - `tfprobe_model_load_duration_seconds{model, version}` (last load of a version)
+//! - `tfprobe_model_warmup_records{model, version}` (records replayed at the last load)
 
 use crate::pb::tensorflow::error::Code;
 use metrics_exporter_prometheus::{
@@ -18,6 +19,7 @@ const REQUESTS: &str = "tfprobe_requests_total";
 const REQUEST_SECONDS: &str = "tfprobe_request_duration_seconds";
 const LOADS: &str = "tfprobe_model_loads_total";
 const LOAD_SECONDS: &str = "tfprobe_model_load_duration_seconds";
+const WARMUP_RECORDS: &str = "tfprobe_model_warmup_records";
 
 /// Histogram samples are kept raw until the exporter's upkeep folds them into
 /// the buckets; a scrape does that, but a server nobody scrapes grew by about
@@ -94,6 +96,10 @@ impl Metrics {
                 metrics::Unit::Seconds,
                 "How long loading a model version took."
             );
+            metrics::describe_gauge!(
+                WARMUP_RECORDS,
+                "Warmup records a model version replayed before it became AVAILABLE."
+            );
         });
         metrics
     }
@@ -145,6 +151,14 @@ impl Metrics {
                 metrics::gauge!(LOAD_SECONDS, "model" => model.to_string(), "version" => version.to_string())
                     .set(elapsed.as_secs_f64());
             }
+        });
+    }
+
+    /// The warmup records a version replayed before it became AVAILABLE.
+    pub fn record_warmup(&self, model: &str, version: i64, records: usize) {
+        self.with(|| {
+            metrics::gauge!(WARMUP_RECORDS, "model" => model.to_string(), "version" => version.to_string())
+                .set(records as f64);
         });
     }
 

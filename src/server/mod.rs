@@ -25,8 +25,10 @@ pub use predict::DEFAULT_MAX_BATCH_SIZE;
 mod rest;
 #[cfg(test)]
 mod tests;
+mod tfrecord;
 mod tls;
 mod versions;
+mod warmup;
 
 pub use config::{ModelSource, VersionPolicy, parse_model_config, read_model_config_file};
 pub use error::{ServeError, grpc_code, http_status_for};
@@ -81,6 +83,11 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Largest first dimension an input may carry where its signature leaves it open (-1).
     pub max_batch_size: u64,
+    /// Replay each version's `assets.extra/tf_serving_warmup_requests` before
+    /// it serves (`--enable_model_warmup`, on by default as in TF Serving).
+    pub enable_model_warmup: bool,
+    /// Times each warmup record is replayed (`--num_request_iterations_for_warmup`; 0 counts as 1).
+    pub warmup_request_iterations: u32,
     /// Builds a backend for a version directory.
     pub loader: Loader,
 }
@@ -104,6 +111,8 @@ impl std::fmt::Debug for ServerConfig {
             .field("body_read_timeout", &self.body_read_timeout)
             .field("max_connections", &self.max_connections)
             .field("max_batch_size", &self.max_batch_size)
+            .field("enable_model_warmup", &self.enable_model_warmup)
+            .field("warmup_request_iterations", &self.warmup_request_iterations)
             .finish_non_exhaustive()
     }
 }
@@ -146,6 +155,8 @@ impl ServerConfig {
             body_read_timeout: Some(DEFAULT_BODY_READ_TIMEOUT),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_batch_size: DEFAULT_MAX_BATCH_SIZE,
+            enable_model_warmup: true,
+            warmup_request_iterations: 1,
             loader,
         }
     }
@@ -401,6 +412,14 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServeError> {
         Arc::clone(&config.loader),
         Arc::clone(&metrics),
         worker_options,
+        warmup::WarmupOptions {
+            enabled: config.enable_model_warmup,
+            request_iterations: config.warmup_request_iterations,
+            limits: predict::RequestLimits {
+                max_decoded_bytes: config.grpc_max_message_bytes as u64,
+                max_batch_size: config.max_batch_size,
+            },
+        },
     ));
     let shared = Arc::new(Shared {
         manager: Arc::clone(&manager),

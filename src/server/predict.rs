@@ -6,8 +6,10 @@
 use super::error::ServeError;
 use super::versions::Servable;
 use crate::model::{Shape, SignatureInfo};
+use crate::pb::convert::{ConvertError, tensor_from_proto_limited};
+use crate::pb::tensorflow::TensorProto;
 use crate::runtime::{NamedTensors, RuntimeError, validate};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,6 +50,77 @@ pub async fn run(
 /// Generous: clients that send more split their requests anyway.
 /// `--max_batch_size` / [`super::ServerConfig::max_batch_size`] changes it.
 pub const DEFAULT_MAX_BATCH_SIZE: u64 = 1024;
+
+/// The signature a request without `signature_name` runs (TF Serving's default).
+const DEFAULT_SIGNATURE: &str = "serving_default";
+
+/// A request's `signature_name`, or TF Serving's default when it is empty.
+pub fn signature_key_or_default(signature_name: &str) -> String {
+    if signature_name.is_empty() {
+        DEFAULT_SIGNATURE.to_string()
+    } else {
+        signature_name.to_string()
+    }
+}
+
+/// What one Predict request may carry.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestLimits {
+    /// The most the input tensors may take once decoded.
+    pub max_decoded_bytes: u64,
+    /// See [`DEFAULT_MAX_BATCH_SIZE`].
+    pub max_batch_size: u64,
+}
+
+/// A wire PredictRequest's inputs and output filter, decoded and checked
+/// against `signature`: what the gRPC path and warmup replay both run.
+pub fn prepare_inputs(
+    signature: &SignatureInfo,
+    protos: &BTreeMap<String, TensorProto>,
+    output_filter: &[String],
+    limits: &RequestLimits,
+) -> Result<(NamedTensors, Vec<String>), ServeError> {
+    let inputs = decode_inputs(protos, limits.max_decoded_bytes)?;
+    check_inputs(signature, &inputs, limits.max_batch_size)?;
+    let output_keys = check_output_filter(signature, output_filter)?;
+    Ok((inputs, output_keys))
+}
+
+/// The request's tensors, each decoded within what the ones before left of
+/// the budget (extra inputs are refused later, but must not allocate first).
+fn decode_inputs(
+    protos: &BTreeMap<String, TensorProto>,
+    max_decoded_bytes: u64,
+) -> Result<NamedTensors, ServeError> {
+    let mut inputs = NamedTensors::new();
+    let mut used_bytes = 0u64;
+    for (key, proto) in protos {
+        let left_bytes = max_decoded_bytes.saturating_sub(used_bytes);
+        let tensor = tensor_from_proto_limited(proto, left_bytes).map_err(|err| match err {
+            ConvertError::DecodedTooLarge {
+                dtype,
+                shape,
+                needed_bytes,
+                ..
+            } => {
+                let before = if used_bytes > 0 {
+                    format!(" (with the {used_bytes} bytes of the inputs before it)")
+                } else {
+                    String::new()
+                };
+                ServeError::invalid(format!(
+                    "input '{key}': tensor shape {shape:?} of {dtype} needs {needed_bytes} bytes once decoded, \
+                     more than the server's limit of {max_decoded_bytes} bytes for a request's inputs{before}; \
+                     start the server with a larger --max_request_bytes",
+                ))
+            }
+            err => ServeError::invalid(format!("input '{key}': {err}")),
+        })?;
+        used_bytes = used_bytes.saturating_add(tensor.data.size_bytes());
+        inputs.insert(key.clone(), tensor);
+    }
+    Ok(inputs)
+}
 
 fn keys<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
     names.into_iter().collect::<Vec<_>>().join(",")

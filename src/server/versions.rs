@@ -8,7 +8,8 @@
 //! an unloaded version is freed when its last in-flight request finishes: no
 //! request fails across a swap. A version that fails to load ends in END with
 //! its error in the status, and the versions already serving keep serving; it
-//! is tried again when the files in its folder change.
+//! is tried again when the files in its folder change. Loading includes the
+//! version's warmup (see `super::warmup`): a version is AVAILABLE once warm.
 
 mod disk;
 mod lifecycle;
@@ -19,6 +20,7 @@ pub use servable::Servable;
 use super::config::ModelSource;
 use super::error::ServeError;
 use super::metrics::Metrics;
+use super::warmup::WarmupOptions;
 use crate::pb::tensorflow::error::Code;
 use crate::pb::tensorflow::serving::model_version_status::State;
 use crate::pb::tensorflow::serving::{
@@ -90,6 +92,7 @@ pub struct ModelManager {
     loader: Loader,
     metrics: Arc<Metrics>,
     worker_options: WorkerOptions,
+    warmup: WarmupOptions,
 }
 
 fn describe(name: &str, version: Option<i64>) -> String {
@@ -115,6 +118,7 @@ impl ModelManager {
         loader: Loader,
         metrics: Arc<Metrics>,
         worker_options: WorkerOptions,
+        warmup: WarmupOptions,
     ) -> ModelManager {
         let models = sources
             .into_iter()
@@ -133,6 +137,7 @@ impl ModelManager {
             loader,
             metrics,
             worker_options,
+            warmup,
         }
     }
 

@@ -4,8 +4,10 @@
 
 use super::disk::{folder_fingerprint, numeric_versions};
 use super::{ModelEntry, ModelManager, Record, Servable, read, write};
+use crate::pb::tensorflow::error::Code;
 use crate::pb::tensorflow::serving::model_version_status::State;
 use crate::runtime::RuntimeError;
+use crate::server::warmup;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -118,8 +120,46 @@ impl ModelManager {
         tracing::info!("Reading SavedModel from: {}", dir.display());
         let fingerprint = folder_fingerprint(dir);
         let started = Instant::now();
+        let result = self.load_and_warm_up(name, version, dir);
+        let elapsed = started.elapsed();
+        self.metrics
+            .record_load(name, version, result.is_ok(), elapsed);
+        let mut records = write(&entry.records);
+        let Some(record) = records.get_mut(&version) else {
+            return;
+        };
+        match result {
+            Ok(servable) => {
+                record.servable = Some(servable);
+                record.state = State::Available;
+                record.failed_fingerprint = None;
+                tracing::info!(
+                    "Successfully loaded servable version {{name: {name} version: {version}}} (took {} ms)",
+                    elapsed.as_millis()
+                );
+            }
+            Err((code, message)) => {
+                tracing::error!(
+                    "Loading servable: {{name: {name} version: {version}}} failed: {message}"
+                );
+                record.state = State::End;
+                record.error = Some((code, message));
+                record.failed_fingerprint = Some(fingerprint);
+            }
+        }
+    }
+
+    /// Loads a version and replays its warmup records: TF Serving counts
+    /// warmup as part of the load, so a version is AVAILABLE only once warm,
+    /// and a failing warmup fails the load.
+    fn load_and_warm_up(
+        &self,
+        name: &str,
+        version: i64,
+        dir: &Path,
+    ) -> Result<Arc<Servable>, (Code, String)> {
         let loader = Arc::clone(&self.loader);
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| loader(dir)))
+        let backend = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| loader(dir)))
             .unwrap_or_else(|panic| {
                 let message = panic
                     .downcast_ref::<String>()
@@ -130,38 +170,15 @@ impl ModelManager {
                     path: dir.to_path_buf(),
                     message,
                 })
-            });
-        let elapsed = started.elapsed();
-        self.metrics
-            .record_load(name, version, result.is_ok(), elapsed);
-        let mut records = write(&entry.records);
-        let Some(record) = records.get_mut(&version) else {
-            return;
-        };
-        match result {
-            Ok(backend) => {
-                record.servable = Some(Arc::new(Servable::new(
-                    name,
-                    version,
-                    backend,
-                    self.worker_options,
-                )));
-                record.state = State::Available;
-                record.failed_fingerprint = None;
-                tracing::info!(
-                    "Successfully loaded servable version {{name: {name} version: {version}}} (took {} ms)",
-                    elapsed.as_millis()
-                );
-            }
-            Err(err) => {
-                tracing::error!(
-                    "Loading servable: {{name: {name} version: {version}}} failed: {err}"
-                );
-                record.state = State::End;
-                record.error = Some((err.code(), err.to_string()));
-                record.failed_fingerprint = Some(fingerprint);
-            }
+            })
+            .map_err(|err| (err.code(), err.to_string()))?;
+        let servable = Arc::new(Servable::new(name, version, backend, self.worker_options));
+        let records = warmup::run(dir, &servable, &self.warmup)
+            .map_err(|err| (err.code(), err.to_string()))?;
+        if let Some(records) = records {
+            self.metrics.record_warmup(name, version, records);
         }
+        Ok(servable)
     }
 
     /// Unloads every version (server shutdown).
