@@ -1,7 +1,8 @@
 //! What the user asked for. Panels push commands while rendering; the app applies
 //! them after the frame's UI is built, starting background tasks where needed.
 
-use super::state::{ConnectFile, ConnectionSettings, TargetChoice};
+use super::server_tls::PemFile;
+use super::state::{ConnectionSettings, TargetChoice};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -20,8 +21,8 @@ pub enum Command {
     Connect(ConnectionSettings),
     SaveConnection(ConnectionSettings),
     ForgetConnection(usize),
-    /// Choose a PEM file for a Connect dialog field with a file dialog.
-    PickConnectFile(ConnectFile),
+    /// Choose a PEM file (Connect dialog, server TLS) with a file dialog.
+    PickPemFile(PemFile),
     Disconnect,
     StartServer,
     StopServer,

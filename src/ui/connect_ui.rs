@@ -3,6 +3,7 @@
 
 use super::command::{Command, Commands};
 use super::requests::validate;
+use super::server_tls::PemFile;
 use super::state::{AppState, ConnectFile};
 use super::widgets;
 use crate::client::Protocol;
@@ -36,29 +37,6 @@ fn labelled(
     let response = add(ui).labelled_by(label_response.id);
     ui.end_row();
     response
-}
-
-/// A path field with a "…" button that opens the file picker (off the UI thread);
-/// returns the text field's response, for the row's label.
-fn file_field(
-    ui: &mut Ui,
-    text: &mut String,
-    hint: &str,
-    which: ConnectFile,
-    commands: &mut Commands,
-) -> egui::Response {
-    ui.horizontal(|ui| {
-        let field = ui.add(
-            egui::TextEdit::singleline(text)
-                .hint_text(hint)
-                .desired_width(190.0),
-        );
-        if ui.button("…").on_hover_text("Choose a file").clicked() {
-            commands.push(Command::PickConnectFile(which));
-        }
-        field
-    })
-    .inner
 }
 
 fn contents(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
@@ -166,7 +144,8 @@ fn contents(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
             if draft.tls {
                 let mut file_row = |label, which, hint| {
                     labelled(ui, label, |ui| {
-                        file_field(ui, draft.file_mut(which), hint, which, commands)
+                        let field = PemFile::Connect(which);
+                        widgets::file_field(ui, draft.file_mut(which), hint, field, commands)
                     })
                 };
                 file_row("CA file", ConnectFile::CaFile, "system roots");

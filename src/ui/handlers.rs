@@ -45,7 +45,7 @@ impl TfprobeApp {
             Command::InstallRuntime => self.install_runtime(),
             Command::SetTarget(target) => self.state.target = target,
             Command::PickImages => self.tasks.pick_images(),
-            Command::PickConnectFile(which) => self.tasks.pick_connect_file(which),
+            Command::PickPemFile(which) => self.tasks.pick_pem_file(which),
             Command::AddImage { name, bytes } => self.add_image(name, bytes),
             Command::PredictAll => self.predict_all(),
             Command::ClearImages => self.clear_images(),
@@ -73,10 +73,7 @@ impl TfprobeApp {
             Event::ImageLoaded { name, bytes } => self.add_image(name, bytes),
             Event::PathRejected { message } => self.state.notify(NoticeLevel::Error, message),
             Event::FolderPicked(path) => self.commands.push(Command::OpenPath(path)),
-            Event::ConnectFilePicked { which, path } => {
-                *self.state.connect.draft.file_mut(which) = path.display().to_string();
-                self.state.connect.result = None;
-            }
+            Event::PemFilePicked { which, path } => self.pem_file_picked(which, path),
             Event::ConnectionTested { seq, result } => self.connection_tested(seq, result),
             Event::Connected {
                 seq,
@@ -84,11 +81,7 @@ impl TfprobeApp {
                 result,
             } => self.connected(seq, settings, result),
             Event::Runtime(runtime) => self.runtime_changed(runtime),
-            Event::ServerStarted {
-                rest,
-                grpc,
-                model_name,
-            } => self.server_started(rest, grpc, model_name),
+            Event::ServerStarted(started) => self.server_started(started),
             Event::ServerFailed(error) => self.server_failed(error),
             Event::ServerModels(models) => self.server_models(models),
             Event::ServerStopped => self.server_stopped(),

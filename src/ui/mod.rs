@@ -16,6 +16,7 @@ pub mod log;
 mod model_tree_ui;
 mod predict_ui;
 pub mod requests;
+pub mod server_tls;
 mod server_ui;
 pub mod state;
 pub mod tasks;

@@ -1,9 +1,8 @@
 //! Background tasks that talk to a model server through [`crate::client`]: testing
 //! and opening a connection, predictions on images, and latency runs.
 
-use super::state::{
-    ConnectFile, ConnectionSettings, InputMode, PredictOutcome, PredictSettings, Sample,
-};
+use super::server_tls::PemFile;
+use super::state::{ConnectionSettings, InputMode, PredictOutcome, PredictSettings, Sample};
 use super::tasks::{Event, Reporter, Tasks};
 use crate::client::{
     Client, ClientConfig, ClientIdentity, ModelClient, PreparedRequest, TlsOptions, VersionSelector,
@@ -140,22 +139,17 @@ async fn connect_with_status(
 }
 
 impl Tasks {
-    /// The file picker of a Connect dialog field (rfd; blocking, so off the UI thread).
-    pub fn pick_connect_file(&self, which: ConnectFile) {
+    /// The file picker of a PEM file field (rfd; blocking, so off the UI thread).
+    pub fn pick_pem_file(&self, which: PemFile) {
         let reporter = self.reporter();
         self.spawn_blocking(move || {
-            let title = match which {
-                ConnectFile::CaFile => "Choose the CA certificate (PEM)",
-                ConnectFile::ClientCert => "Choose the client certificate (PEM)",
-                ConnectFile::ClientKey => "Choose the client private key (PEM)",
-            };
             let picked = rfd::FileDialog::new()
-                .set_title(title)
+                .set_title(which.picker_title())
                 // No extension filter: keys and certificates come as .pem, .crt,
                 // .key, tls.cert, ... and a filter would hide some.
                 .pick_file();
             if let Some(path) = picked {
-                reporter.send(Event::ConnectFilePicked { which, path });
+                reporter.send(Event::PemFilePicked { which, path });
             }
         });
     }

@@ -1,8 +1,10 @@
 //! The embedded server tab: settings, Start/Stop, the state badge of every version,
-//! curl commands to copy, the TensorFlow runtime (with an installer) and a live log.
+//! curl commands to copy (https with TLS, see `server_tls.rs`), the TensorFlow runtime
+//! (with an installer) and a live log.
 
 use super::command::{Command, Commands};
 use super::model_tree_ui::state_tone;
+use super::server_tls;
 use super::state::{AppState, RuntimeState, ServerPhase};
 use super::widgets::{self, Tone, badge, copy_button};
 use egui::{RichText, Ui};
@@ -60,13 +62,19 @@ pub fn show(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
                     .labelled_by(label.id)
                     .on_hover_text("0 picks a free port");
                 ui.end_row();
+                server_tls::settings_rows(ui, settings, commands);
             });
     });
+    let tls_check = state.persisted.server.tls_files();
+    if let (true, Err(message)) = (stopped, &tls_check) {
+        ui.colored_label(ui.visuals().warn_fg_color, message);
+    }
 
     ui.horizontal(|ui| {
         match &state.server.phase {
             ServerPhase::Stopped | ServerPhase::Failed { .. } => {
-                if ui.button("Start server").clicked() {
+                let start = egui::Button::new("Start server");
+                if ui.add_enabled(tls_check.is_ok(), start).clicked() {
                     commands.push(Command::StartServer);
                 }
             }
@@ -90,20 +98,30 @@ pub fn show(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
         rest,
         grpc,
         model_name,
+        tls_cert,
     } = &state.server.phase
     {
         ui.add_space(6.0);
         ui.label(RichText::new("Try it from a terminal").strong());
         if let Some(rest) = rest {
-            let base = format!("http://{}", reachable(*rest));
-            let status = format!("curl {base}/v1/models/{model_name}");
-            let metadata = format!("curl {base}/v1/models/{model_name}/metadata");
-            command_line(ui, &status);
-            command_line(ui, &metadata);
+            let base = server_tls::rest_base_url(*rest, tls_cert.is_some());
+            ui.horizontal(|ui| {
+                ui.label(RichText::new("REST").weak());
+                widgets::copyable_mono(ui, &base);
+            });
+            for path in ["", "/metadata"] {
+                let url = format!("{base}/v1/models/{model_name}{path}");
+                command_line(ui, &server_tls::curl_get(&url, tls_cert.as_deref()));
+            }
         }
         if let Some(grpc) = grpc {
             ui.horizontal(|ui| {
-                ui.label(RichText::new("gRPC").weak());
+                let label = if tls_cert.is_some() {
+                    "gRPC (TLS)"
+                } else {
+                    "gRPC"
+                };
+                ui.label(RichText::new(label).weak());
                 widgets::copyable_mono(ui, &reachable(*grpc));
             });
         }

@@ -118,6 +118,12 @@ pub struct ServerSettings {
     pub host: String,
     pub grpc_port: u16,
     pub rest_port: u16,
+    /// Serve both ports over TLS (see `server_tls.rs`).
+    pub tls: bool,
+    /// PEM certificate (chain); Try it and the curl commands trust it as the CA.
+    pub tls_cert_file: String,
+    /// PEM private key of `tls_cert_file`.
+    pub tls_key_file: String,
 }
 
 impl Default for ServerSettings {
@@ -127,6 +133,9 @@ impl Default for ServerSettings {
             host: "127.0.0.1".into(),
             grpc_port: 8500,
             rest_port: 8501,
+            tls: false,
+            tls_cert_file: String::new(),
+            tls_key_file: String::new(),
         }
     }
 }
@@ -326,6 +335,8 @@ pub enum ServerPhase {
         rest: Option<SocketAddr>,
         grpc: Option<SocketAddr>,
         model_name: String,
+        /// The certificate clients trust when the server speaks TLS; `None`: plain.
+        tls_cert: Option<PathBuf>,
     },
     Stopping,
     Failed {
@@ -548,14 +559,12 @@ impl AppState {
                     rest,
                     grpc,
                     model_name,
+                    tls_cert,
                 },
                 _,
             ) => {
-                let addr = rest
-                    .or(*grpc)
-                    .map(|addr| addr.to_string())
-                    .unwrap_or_default();
-                format!("embedded server {addr} / {model_name}")
+                let url = super::server_tls::server_url(*rest, *grpc, tls_cert.is_some());
+                format!("embedded server {url} / {model_name}")
             }
             (TargetChoice::Embedded, _, _) => "embedded server (not running)".into(),
             (TargetChoice::Remote, _, Some(remote)) => remote.settings.title(),

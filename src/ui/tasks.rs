@@ -39,8 +39,8 @@ pub enum Event {
         message: String,
     },
     FolderPicked(PathBuf),
-    ConnectFilePicked {
-        which: super::state::ConnectFile,
+    PemFilePicked {
+        which: super::server_tls::PemFile,
         path: PathBuf,
     },
     ConnectionTested {
@@ -53,11 +53,7 @@ pub enum Event {
         result: Result<(SavedModelInfo, Vec<VersionState>), String>,
     },
     Runtime(RuntimeState),
-    ServerStarted {
-        rest: Option<SocketAddr>,
-        grpc: Option<SocketAddr>,
-        model_name: String,
-    },
+    ServerStarted(ServerStarted),
     ServerFailed(String),
     ServerModels(Vec<ModelStatus>),
     ServerStopped,
@@ -274,6 +270,15 @@ impl Tasks {
             if let Some(old) = slot.lock().await.take() {
                 old.shutdown_with_grace(Duration::from_secs(2)).await;
             }
+            // Settings first (TLS files included): a bad key fails at once, not after
+            // loading TensorFlow, and even where the runtime is missing.
+            let config = match request.config() {
+                Ok(config) => config,
+                Err(message) => {
+                    reporter.send(Event::ServerFailed(message));
+                    return;
+                }
+            };
             let loaded = tokio::task::spawn_blocking(crate::runtime::library::ensure_loaded).await;
             match loaded {
                 Ok(Ok(runtime)) => reporter.send(Event::Runtime(RuntimeState::Ready {
@@ -299,21 +304,14 @@ impl Tasks {
                     return;
                 }
             }
-            let model_name = request.model_name.clone();
-            let config = match request.config() {
-                Ok(config) => config,
-                Err(message) => {
-                    reporter.send(Event::ServerFailed(message));
-                    return;
-                }
-            };
             match server::start(config).await {
                 Ok(handle) => {
-                    reporter.send(Event::ServerStarted {
+                    reporter.send(Event::ServerStarted(ServerStarted {
                         rest: handle.rest_addr(),
                         grpc: handle.grpc_addr(),
-                        model_name,
-                    });
+                        model_name: request.model_name,
+                        tls_cert: request.tls.map(|tls| tls.cert_file),
+                    }));
                     reporter.send(Event::ServerModels(handle.models()));
                     *slot.lock().await = Some(handle);
                     watch_server(slot, reporter).await;
@@ -371,6 +369,17 @@ pub struct ServerRequest {
     pub version_dir: PathBuf,
     pub base_path: Option<PathBuf>,
     pub version: Option<i64>,
+    /// `None`: plain HTTP and gRPC.
+    pub tls: Option<super::server_tls::TlsFiles>,
+}
+
+/// Where the embedded server listens, once it does.
+#[derive(Clone, Debug)]
+pub struct ServerStarted {
+    pub rest: Option<SocketAddr>,
+    pub grpc: Option<SocketAddr>,
+    pub model_name: String,
+    pub tls_cert: Option<PathBuf>,
 }
 
 impl ServerRequest {
@@ -390,6 +399,7 @@ impl ServerRequest {
         config.host = host;
         config.grpc_port = Some(self.grpc_port);
         config.rest_port = Some(self.rest_port);
+        config.tls = self.tls.as_ref().map(|tls| tls.settings()).transpose()?;
         // Report LOADING while the model loads instead of blocking the start.
         config.wait_for_models = false;
         Ok(config)

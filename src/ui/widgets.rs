@@ -1,6 +1,8 @@
 //! Small shared widgets: chips, copyable values, state badges. Colours come from
 //! the current visuals, so light and dark themes both work.
 
+use super::command::{Command, Commands};
+use super::server_tls::PemFile;
 use egui::{Color32, Frame, Margin, RichText, Sense, Ui};
 
 /// How a badge or chip is tinted.
@@ -124,4 +126,27 @@ pub fn error_box(ui: &mut Ui, title: &str, message: &str) -> bool {
             ui.add(egui::Label::new(message).wrap());
         });
     dismissed
+}
+
+/// A path field with a "…" button that opens the file picker (off the UI thread);
+/// returns the text field's response, for the row's label.
+pub fn file_field(
+    ui: &mut Ui,
+    text: &mut String,
+    hint: &str,
+    which: PemFile,
+    commands: &mut Commands,
+) -> egui::Response {
+    ui.horizontal(|ui| {
+        let field = ui.add(
+            egui::TextEdit::singleline(text)
+                .hint_text(hint)
+                .desired_width(190.0),
+        );
+        if ui.button("…").on_hover_text("Choose a file").clicked() {
+            commands.push(Command::PickPemFile(which));
+        }
+        field
+    })
+    .inner
 }

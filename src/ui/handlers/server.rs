@@ -8,9 +8,9 @@ use crate::server::ModelStatus;
 use crate::ui::app::TfprobeApp;
 use crate::ui::command::Command;
 use crate::ui::requests::client_config;
+use crate::ui::server_tls::PemFile;
 use crate::ui::state::{NoticeLevel, PredictStatus, RuntimeState, ServerPhase, Tab, TargetChoice};
-use crate::ui::tasks::ServerRequest;
-use std::net::SocketAddr;
+use crate::ui::tasks::{ServerRequest, ServerStarted};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -31,6 +31,15 @@ impl TfprobeApp {
             return;
         }
         let settings = &state.persisted.server;
+        // The panel disables Start while this fails; a start after a runtime install
+        // does not go through the panel, so check again.
+        let tls = match settings.tls_files() {
+            Ok(tls) => tls,
+            Err(error) => {
+                state.server.phase = ServerPhase::Failed { error };
+                return;
+            }
+        };
         let model_name = if settings.model_name.trim().is_empty() {
             default_model_name(&local.info)
         } else {
@@ -44,6 +53,7 @@ impl TfprobeApp {
             version_dir: local.info.path.clone(),
             base_path: local.info.base_path.clone(),
             version: local.info.version,
+            tls,
         };
         state.server.phase = ServerPhase::Starting;
         state.server.models.clear();
@@ -79,20 +89,35 @@ impl TfprobeApp {
         state.server.runtime = runtime;
     }
 
-    pub(super) fn server_started(
-        &mut self,
-        rest: Option<SocketAddr>,
-        grpc: Option<SocketAddr>,
-        model_name: String,
-    ) {
+    pub(super) fn server_started(&mut self, started: ServerStarted) {
+        let ServerStarted {
+            rest,
+            grpc,
+            model_name,
+            tls_cert,
+        } = started;
+        let tls = if tls_cert.is_some() { ", TLS" } else { "" };
         tracing::info!(
-            "embedded server for '{model_name}' listening (REST {rest:?}, gRPC {grpc:?})"
+            "embedded server for '{model_name}' listening (REST {rest:?}, gRPC {grpc:?}{tls})"
         );
         self.state.server.phase = ServerPhase::Running {
             rest,
             grpc,
             model_name,
+            tls_cert,
         };
+    }
+
+    /// A file picker of a PEM field answered.
+    pub(super) fn pem_file_picked(&mut self, which: PemFile, path: PathBuf) {
+        let path = path.display().to_string();
+        match which {
+            PemFile::Connect(which) => {
+                *self.state.connect.draft.file_mut(which) = path;
+                self.state.connect.result = None;
+            }
+            PemFile::Server(which) => *self.state.persisted.server.file_mut(which) = path,
+        }
     }
 
     pub(super) fn server_failed(&mut self, error: String) {
@@ -135,6 +160,7 @@ impl TfprobeApp {
                     rest,
                     grpc,
                     model_name,
+                    tls_cert,
                 } = &self.state.server.phase
                 else {
                     return None;
@@ -150,6 +176,7 @@ impl TfprobeApp {
                     .ok()?
                     .with_model(model_name.clone());
                 config.timeout = Duration::from_secs(60);
+                config.tls = tls_cert.as_deref().map(crate::ui::server_tls::client_tls);
                 Some(config)
             }
             TargetChoice::Remote => self
