@@ -8,7 +8,7 @@ mod gui_support;
 
 use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
-use gui_support::{app_harness, drop_file, repo, wait_until};
+use gui_support::{app_harness, drop_and_wait_for_prediction, repo, wait_until};
 use std::time::Duration;
 use tfprobe::ui::state::{PredictStatus, ServerPhase, Tab};
 
@@ -53,15 +53,11 @@ fn start_the_embedded_server_and_classify_a_photo() {
     let rest = rest.expect("a REST port");
     harness.get_by_label(&format!("curl http://{rest}/v1/models/efficientnet_lite0"));
 
-    drop_file(&mut harness, repo().join("assets/images/chelsea.png"));
-    wait_until(&mut harness, "the prediction", TIMEOUT, |h| {
-        h.state().state.predict.items.first().is_some_and(|item| {
-            matches!(
-                item.status,
-                PredictStatus::Done(_) | PredictStatus::Failed(_)
-            )
-        })
-    });
+    drop_and_wait_for_prediction(
+        &mut harness,
+        repo().join("assets/images/chelsea.png"),
+        TIMEOUT,
+    );
     let item = &harness.state().state.predict.items[0];
     let outcome = match &item.status {
         PredictStatus::Done(outcome) => outcome,

@@ -14,7 +14,7 @@ mod pki;
 use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
-use gui_support::{app_harness, drop_file, repo, wait_until};
+use gui_support::{app_harness, drop_and_wait_for_prediction, repo, wait_until};
 use std::path::Path;
 use std::time::Duration;
 use tfprobe::client::{Client, ClientConfig, ModelClient, Protocol, TlsOptions};
@@ -110,15 +110,11 @@ fn serves_over_tls_from_the_panel() {
     );
 
     // Try it sends to the embedded server over TLS too.
-    drop_file(&mut harness, repo().join("assets/images/chelsea.png"));
-    wait_until(&mut harness, "the prediction", TIMEOUT, |h| {
-        h.state().state.predict.items.first().is_some_and(|item| {
-            matches!(
-                item.status,
-                PredictStatus::Done(_) | PredictStatus::Failed(_)
-            )
-        })
-    });
+    drop_and_wait_for_prediction(
+        &mut harness,
+        repo().join("assets/images/chelsea.png"),
+        TIMEOUT,
+    );
     if let PredictStatus::Failed(message) = &harness.state().state.predict.items[0].status {
         panic!("the prediction over TLS failed: {message}");
     }

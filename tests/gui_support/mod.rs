@@ -230,3 +230,21 @@ pub fn closed_port() -> u16 {
     drop(listener);
     port
 }
+
+/// Drops an image on the window and waits until its prediction is done or failed.
+pub fn drop_and_wait_for_prediction(
+    harness: &mut Harness<'static, TfprobeApp>,
+    image: PathBuf,
+    timeout: Duration,
+) {
+    use tfprobe::ui::state::PredictStatus;
+    drop_file(harness, image);
+    wait_until(harness, "the prediction", timeout, |h| {
+        h.state().state.predict.items.first().is_some_and(|item| {
+            matches!(
+                item.status,
+                PredictStatus::Done(_) | PredictStatus::Failed(_)
+            )
+        })
+    });
+}
