@@ -460,16 +460,19 @@ fn rest_cases() -> Vec<RestCase> {
             )
         },
         post(
-            ":classify",
+            ":classify without examples",
             "/v1/models/resnet:classify",
             "{}",
-            Error(501, "does not implement :classify"),
+            Error(
+                400,
+                "JSON Value: {} When method is classify, key 'examples' is expected and was not found",
+            ),
         ),
         post(
-            ":regress",
+            ":regress on a predict signature",
             "/v1/models/resnet:regress",
-            "{}",
-            Error(501, "does not implement :regress"),
+            r#"{"examples": [{"x": 1.0}]}"#,
+            Error(400, "Expected one output Tensor."),
         ),
         // Sizes and content types.
         post(

@@ -295,10 +295,10 @@ async fn grpc_bad_requests_answer_tf_serving_codes_and_the_server_keeps_serving(
         })
         .await;
     assert_status(
-        "Classify",
+        "Classify on a predict signature",
         result,
-        Code::Unimplemented,
-        "tfprobe does not implement Classify",
+        Code::InvalidArgument,
+        "No classification inputs found in SignatureDef",
     );
     let metadata = |fields: Vec<String>| GetModelMetadataRequest {
         model_spec: spec("resnet"),

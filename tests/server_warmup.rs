@@ -17,9 +17,13 @@ use tfprobe::pb::tensorflow::error::Code;
 use tfprobe::pb::tensorflow::serving::model_version_status::State;
 use tfprobe::pb::tensorflow::serving::prediction_log::LogType;
 use tfprobe::pb::tensorflow::serving::{
-    ModelSpec, PredictLog, PredictRequest, PredictionLog, SessionRunLog,
+    ClassificationRequest, ClassifyLog, ExampleList, Input, ModelSpec, PredictLog, PredictRequest,
+    PredictionLog, RegressLog, RegressionRequest, SessionRunLog, input,
 };
-use tfprobe::pb::tensorflow::{TensorProto, TensorShapeProto, tensor_shape_proto};
+use tfprobe::pb::tensorflow::{
+    Example, Feature, Features, FloatList, TensorProto, TensorShapeProto, feature,
+    tensor_shape_proto,
+};
 use tfprobe::runtime::Backend;
 use tfprobe::server::{Loader, ModelSource, ServerConfig, ServerHandle, VersionStatus};
 
@@ -248,6 +252,62 @@ async fn records_are_replayed_before_the_version_is_available() {
     );
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(runs.load(Ordering::SeqCst), 7);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn classify_and_regress_records_are_replayed() {
+    common::ensure_runtime();
+    let base = tempfile::tempdir().unwrap();
+    let dir = base.path().join("1");
+    copy_dir(&fixture("classify_regress").join("1"), &dir);
+    let x = Feature {
+        kind: Some(feature::Kind::FloatList(FloatList { value: vec![1.0] })),
+    };
+    let input = Input {
+        kind: Some(input::Kind::ExampleList(ExampleList {
+            examples: vec![Example {
+                features: Some(Features {
+                    feature: [("x".to_string(), x)].into_iter().collect(),
+                }),
+            }],
+        })),
+    };
+    let classify = PredictionLog {
+        log_metadata: None,
+        log_type: Some(LogType::ClassifyLog(ClassifyLog {
+            request: Some(ClassificationRequest {
+                model_spec: None,
+                input: Some(input.clone()),
+            }),
+            response: None,
+        })),
+    };
+    let regress = PredictionLog {
+        log_metadata: None,
+        log_type: Some(LogType::RegressLog(RegressLog {
+            request: Some(RegressionRequest {
+                model_spec: Some(ModelSpec {
+                    signature_name: "regress".into(),
+                    ..Default::default()
+                }),
+                input: Some(input),
+            }),
+            response: None,
+        })),
+    };
+    write_warmup(
+        &dir,
+        &framed(&[classify.encode_to_vec(), regress.encode_to_vec()]),
+    );
+    let runs = Arc::new(AtomicUsize::new(0));
+    let server = start(counted_config(
+        vec![ModelSource::new("cr", base.path())],
+        &runs,
+    ))
+    .await;
+    assert_eq!(versions(&server, "cr")[0].state, State::Available);
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
     server.shutdown().await;
 }
 

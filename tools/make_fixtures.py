@@ -22,6 +22,10 @@ What it writes (all paths relative to the repository root):
                           ``assets/labels.txt`` (1001 lines).
     * ``two_versions/1`` and ``two_versions/2``  the same linear model with
                           different weights (for version picking / reload).
+    * ``classify_regress/1``  a TF1-style graph (``tf.compat.v1`` Builder)
+                          with a classification (``serving_default``), a
+                          regression (``regress``) and a predict
+                          (``predict``) signature over serialized tf.Example.
     * ``broken/truncated``, ``broken/garbage``, ``broken/empty_pb``,
       ``broken/no_variables``, ``broken/not_a_model``.  An empty directory
       cannot be committed to git, so ``broken/empty_dir`` is NOT kept: tests
@@ -368,6 +372,64 @@ def save_seedlike(path, workdir):
     m = SeedlikeModel(str(labels))
     sigs = {"serving_default": m.serve, "predict": m.serve}
     tf.saved_model.save(m, str(path), signatures=sigs)
+
+
+CLASSIFY_CLASSES = [b"low", b"mid", b"high"]
+CLASSIFY_EXAMPLES = [[0.0], [1.5], [-2.0, 7.0]]
+
+
+def save_classify_regress(path):
+    """TF1-style graph with the Classify/Regress API's signature kinds.
+
+    ``serving_default`` is a classification signature and ``regress`` a
+    regression one: both take serialized ``tf.Example`` protos (``inputs``,
+    DT_STRING) with one float feature ``x`` (its first value is used).
+    ``predict`` is a plain predict signature over the same graph, for the
+    error a classify request on it gets.
+    """
+    graph = tf.Graph()
+    with graph.as_default():
+        v1 = tf.compat.v1
+        serialized = v1.placeholder(tf.string, shape=[None], name="tf_example")
+        parsed = tf.io.parse_example(serialized, {
+            "x": tf.io.VarLenFeature(tf.float32)})
+        x = tf.sparse.to_dense(parsed["x"])[:, :1]
+        w = v1.get_variable("w", initializer=tf.constant([[1.0, 0.0, -1.0]]))
+        b = v1.get_variable("b", initializer=tf.constant([0.0, 0.5, 0.0]))
+        scores = tf.nn.softmax(tf.matmul(x, w) + b, name="scores")
+        classes = tf.tile(tf.constant([CLASSIFY_CLASSES]), [tf.shape(x)[0], 1], name="classes")
+        values = tf.identity(2.0 * x + 1.0, name="values")
+        sdu = v1.saved_model.signature_def_utils
+        sigs = {
+            "serving_default": sdu.classification_signature_def(serialized, classes, scores),
+            "regress": sdu.regression_signature_def(serialized, values),
+            "predict": sdu.predict_signature_def({"x": x}, {"y": values}),
+        }
+        with v1.Session(graph=graph) as sess:
+            sess.run(v1.global_variables_initializer())
+            builder = v1.saved_model.Builder(str(path))
+            builder.add_meta_graph_and_variables(sess, ["serve"], signature_def_map=sigs)
+            builder.save()
+
+
+def record_classify_regress(model_dir):
+    """Python's answers for CLASSIFY_EXAMPLES: the values Classify and Regress must return."""
+    examples = [tf.train.Example(features=tf.train.Features(feature={
+        "x": tf.train.Feature(float_list=tf.train.FloatList(value=xs))})).SerializeToString()
+        for xs in CLASSIFY_EXAMPLES]
+    with tf.compat.v1.Session(graph=tf.Graph()) as sess:
+        meta = tf.compat.v1.saved_model.loader.load(sess, ["serve"], str(model_dir))
+        runs = {}
+        for key in ("serving_default", "regress"):
+            sig = meta.signature_def[key]
+            fetches = {k: t.name for k, t in sig.outputs.items()}
+            runs[key] = sess.run(fetches, {sig.inputs["inputs"].name: examples})
+    # Outside the session's graph, so that tf.constant makes eager tensors.
+    result = {"examples": CLASSIFY_EXAMPLES}
+    for key, out in runs.items():
+        result[key] = {k: tensor_json(tf.constant(v)) for k, v in sorted(out.items())}
+    text = json.dumps(result, indent=1, sort_keys=True, allow_nan=False) + "\n"
+    (OUTPUTS_REL / "classify_regress.json").write_text(text, encoding="utf-8")
 
 
 def save_linear(path, w, b):
@@ -750,6 +812,7 @@ def all_cli():
     record_cli("seedlike/1538687457")
     record_cli("two_versions/1")
     record_cli("two_versions/2")
+    record_cli("classify_regress/1")
     for b in ("truncated", "garbage", "empty_pb", "no_variables", "not_a_model"):
         record_cli(f"broken/{b}", list_ops=False)
     empty = MODELS_REL / "broken" / "empty_dir"
@@ -794,6 +857,7 @@ def main():
         save_seedlike(MODELS_REL / "seedlike/1538687457", tmp)
         save_linear(MODELS_REL / "two_versions/1", 2.0, 1.0)
         save_linear(MODELS_REL / "two_versions/2", 3.0, -1.0)
+        save_classify_regress(MODELS_REL / "classify_regress/1")
         for fp in sorted(MODELS_REL.rglob("fingerprint.pb")):
             stabilize_fingerprint(fp.parent)
         make_broken(MODELS_REL / "two_versions/1")
@@ -802,6 +866,7 @@ def main():
     images = make_images()
     log("python outputs")
     all_outputs(images)
+    record_classify_regress(MODELS_REL / "classify_regress/1")
     log("session loader check")
     check_all_session_loader()
     log("saved_model_cli")

@@ -1,9 +1,10 @@
-//! TF Serving's gRPC API (tonic): `PredictionService` (Predict,
-//! GetModelMetadata; Classify, Regress and MultiInference answer UNIMPLEMENTED)
+//! TF Serving's gRPC API (tonic): `PredictionService` (Predict, Classify,
+//! Regress, GetModelMetadata; MultiInference answers UNIMPLEMENTED)
 //! and `ModelService` (GetModelStatus), plus the standard health service and
 //! server reflection so that `grpcurl` works without proto files.
 
 use super::Shared;
+use super::classify::{Api, ExamplesRequest, Outcome};
 use super::error::ServeError;
 use super::metrics::Protocol;
 use super::predict::{RequestLimits, prepare_inputs, run, signature_key_or_default};
@@ -16,7 +17,7 @@ use crate::pb::tensorflow::serving::prediction_service_server::{
 };
 use crate::pb::tensorflow::serving::{
     ClassificationRequest, ClassificationResponse, GetModelMetadataRequest,
-    GetModelMetadataResponse, GetModelStatusRequest, GetModelStatusResponse, ModelSpec,
+    GetModelMetadataResponse, GetModelStatusRequest, GetModelStatusResponse, Input, ModelSpec,
     MultiInferenceRequest, MultiInferenceResponse, PredictRequest, PredictResponse,
     RegressionRequest, RegressionResponse, ReloadConfigRequest, ReloadConfigResponse, model_spec,
 };
@@ -88,6 +89,62 @@ impl TfServing {
         })
     }
 
+    /// Runs a Classify or Regress; `signature_label` gets the signature once it is known to exist.
+    async fn examples_inner(
+        &self,
+        api: Api,
+        spec: Option<ModelSpec>,
+        input: Option<Input>,
+        signature_label: &mut String,
+    ) -> Result<(ModelSpec, Outcome), ServeError> {
+        let spec = spec.ok_or_else(|| ServeError::invalid("Missing ModelSpec"))?;
+        if spec.name.is_empty() {
+            return Err(ServeError::invalid("ModelSpec has no name specified."));
+        }
+        let request = ExamplesRequest {
+            api,
+            model: &spec.name,
+            version: &VersionRequest::from_spec(&spec),
+            signature_name: &spec.signature_name,
+            input: &input.unwrap_or_default(),
+            max_bytes: self.max_decoded_bytes,
+            timeout: None,
+        };
+        let outcome = super::classify::handle(&self.shared, request, signature_label).await?;
+        let spec = ModelSpec {
+            name: spec.name,
+            version_choice: Some(model_spec::VersionChoice::Version(outcome.servable.version)),
+            signature_name: outcome.signature_key.clone(),
+        };
+        Ok((spec, outcome))
+    }
+
+    /// Counts a request in the metrics. Labels only name models and
+    /// signatures that exist (bounded cardinality).
+    fn record<T>(
+        &self,
+        name: &str,
+        signature: &str,
+        api: &'static str,
+        result: &Result<T, ServeError>,
+        started: Instant,
+    ) {
+        let code = result.as_ref().map_or_else(ServeError::code, |_| Code::Ok);
+        let model = if self.shared.manager.knows(name) {
+            name
+        } else {
+            ""
+        };
+        self.shared.metrics.record_request(
+            model,
+            signature,
+            api,
+            Protocol::Grpc,
+            code,
+            started.elapsed(),
+        );
+    }
+
     fn metadata_inner(
         &self,
         request: GetModelMetadataRequest,
@@ -133,6 +190,12 @@ impl TfServing {
     }
 }
 
+fn spec_name(spec: &Option<ModelSpec>) -> String {
+    spec.as_ref()
+        .map(|spec| spec.name.clone())
+        .unwrap_or_default()
+}
+
 fn unimplemented(what: &str, instead: &str) -> Status {
     ServeError::Unimplemented {
         message: format!("tfprobe does not implement {what}; {instead}"),
@@ -144,22 +207,54 @@ fn unimplemented(what: &str, instead: &str) -> Status {
 impl PredictionService for TfServing {
     async fn classify(
         &self,
-        _: Request<ClassificationRequest>,
+        request: Request<ClassificationRequest>,
     ) -> Result<Response<ClassificationResponse>, Status> {
-        Err(unimplemented(
-            "Classify",
-            "call Predict with the classify signature's inputs instead",
-        ))
+        let started = Instant::now();
+        let request = request.into_inner();
+        let name = spec_name(&request.model_spec);
+        let mut signature = String::new();
+        let result = self
+            .examples_inner(
+                Api::Classify,
+                request.model_spec,
+                request.input,
+                &mut signature,
+            )
+            .await
+            .and_then(|(spec, outcome)| {
+                Ok(ClassificationResponse {
+                    model_spec: Some(spec),
+                    result: Some(outcome.classification()?),
+                })
+            });
+        self.record(&name, &signature, "classify", &result, started);
+        result.map(Response::new).map_err(|err| err.to_status())
     }
 
     async fn regress(
         &self,
-        _: Request<RegressionRequest>,
+        request: Request<RegressionRequest>,
     ) -> Result<Response<RegressionResponse>, Status> {
-        Err(unimplemented(
-            "Regress",
-            "call Predict with the regress signature's inputs instead",
-        ))
+        let started = Instant::now();
+        let request = request.into_inner();
+        let name = spec_name(&request.model_spec);
+        let mut signature = String::new();
+        let result = self
+            .examples_inner(
+                Api::Regress,
+                request.model_spec,
+                request.input,
+                &mut signature,
+            )
+            .await
+            .and_then(|(spec, outcome)| {
+                Ok(RegressionResponse {
+                    model_spec: Some(spec),
+                    result: Some(outcome.regression()?),
+                })
+            });
+        self.record(&name, &signature, "regress", &result, started);
+        result.map(Response::new).map_err(|err| err.to_status())
     }
 
     async fn predict(
@@ -168,28 +263,10 @@ impl PredictionService for TfServing {
     ) -> Result<Response<PredictResponse>, Status> {
         let started = Instant::now();
         let request = request.into_inner();
-        let name = request
-            .model_spec
-            .as_ref()
-            .map(|spec| spec.name.clone())
-            .unwrap_or_default();
+        let name = spec_name(&request.model_spec);
         let mut signature = String::new();
         let result = self.predict_inner(request, &mut signature).await;
-        let code = result.as_ref().map_or_else(ServeError::code, |_| Code::Ok);
-        // Labels only name models and signatures that exist (bounded cardinality).
-        let model = if self.shared.manager.knows(&name) {
-            name.as_str()
-        } else {
-            ""
-        };
-        self.shared.metrics.record_request(
-            model,
-            &signature,
-            "predict",
-            Protocol::Grpc,
-            code,
-            started.elapsed(),
-        );
+        self.record(&name, &signature, "predict", &result, started);
         result.map(Response::new).map_err(|err| err.to_status())
     }
 

@@ -14,6 +14,7 @@
 //! # Ok(()) }
 //! ```
 
+mod classify;
 mod config;
 mod error;
 mod grpc;

@@ -1,12 +1,16 @@
-//! TF Serving's REST API (axum): model status, model metadata and predict
-//! under `/v1/models/...`, and Prometheus metrics. Paths are matched like TF
+//! TF Serving's REST API (axum): model status, model metadata, predict,
+//! classify and regress under `/v1/models/...`, and Prometheus metrics. Paths are matched like TF
 //! Serving's regular expressions (case-insensitive, `:predict` suffix) by a
 //! small hand-written parser; any Content-Type is accepted (the seed's client
 //! sends none).
 
 use super::Shared;
+use super::classify::{self, Api, ExamplesRequest};
 use super::error::ServeError;
-use super::json::{PredictBody, metadata_json, outputs_json, status_json};
+use super::json::{
+    ExamplesBody, PredictBody, classification_json, metadata_json, outputs_json, regression_json,
+    status_json,
+};
 use super::metrics::Protocol;
 use super::predict::{check_inputs, run};
 use super::versions::VersionRequest;
@@ -174,7 +178,7 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
     if strip_prefix_ci(&path, "/v1/").is_none() && !path.eq_ignore_ascii_case("/v1") {
         let message = format!(
             "Not found: {method} {path}. tfprobe serves TF Serving's REST API under /v1/models/<name> \
-             (status), /v1/models/<name>/metadata and POST /v1/models/<name>:predict, and metrics at \
+             (status), /v1/models/<name>/metadata and POST /v1/models/<name>:predict (:classify, :regress), and metrics at \
              /monitoring/prometheus/metrics"
         );
         return json_response(404, super::error::error_json(&message));
@@ -209,18 +213,39 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
             Err(err) => error_response(&err),
         };
     }
-    let verb = parsed.tail.unwrap_or_default();
-    if verb != "predict" {
-        return error_response(&ServeError::Unimplemented {
-            message: format!(
-                "tfprobe does not implement :{verb}; POST the signature's inputs to /v1/models/{name}:predict instead"
-            ),
-        });
-    }
-    // Labels only name models and signatures that exist (bounded cardinality).
     let mut signature = String::new();
-    let result = predict(&shared, &name, &version, &body, &mut signature).await;
+    let (api, result) = match parsed.tail.as_deref() {
+        Some("classify") => (
+            "classify",
+            examples(
+                &shared,
+                Api::Classify,
+                &name,
+                &version,
+                &body,
+                &mut signature,
+            )
+            .await,
+        ),
+        Some("regress") => (
+            "regress",
+            examples(
+                &shared,
+                Api::Regress,
+                &name,
+                &version,
+                &body,
+                &mut signature,
+            )
+            .await,
+        ),
+        _ => (
+            "predict",
+            predict(&shared, &name, &version, &body, &mut signature).await,
+        ),
+    };
     let code = result.as_ref().map_or_else(ServeError::code, |_| Code::Ok);
+    // Labels only name models and signatures that exist (bounded cardinality).
     let model = if shared.manager.knows(&name) {
         name.as_str()
     } else {
@@ -229,7 +254,7 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
     shared.metrics.record_request(
         model,
         &signature,
-        "predict",
+        api,
         Protocol::Rest,
         code,
         started.elapsed(),
@@ -257,6 +282,32 @@ async fn predict(
     drop(parsed);
     let outputs = run(&servable, &signature_key, inputs, &[], shared.rest_timeout).await?;
     outputs_json(&outputs, format)
+}
+
+/// A `:classify` or `:regress` request: tf.Examples in, TF Serving's `results` out.
+async fn examples(
+    shared: &Shared,
+    api: Api,
+    name: &str,
+    version: &VersionRequest,
+    body: &Bytes,
+    signature_out: &mut String,
+) -> Result<String, ServeError> {
+    let parsed = ExamplesBody::parse(body, api.name())?;
+    let request = ExamplesRequest {
+        api,
+        model: name,
+        version,
+        signature_name: &parsed.signature_name,
+        input: &parsed.input,
+        max_bytes: shared.max_request_bytes as u64,
+        timeout: shared.rest_timeout,
+    };
+    let outcome = classify::handle(shared, request, signature_out).await?;
+    Ok(match api {
+        Api::Classify => classification_json(&outcome.classification()?),
+        Api::Regress => regression_json(&outcome.regression()?),
+    })
 }
 
 impl IntoResponse for ServeError {

@@ -10,13 +10,14 @@
 //! more than 1000 records, a record that is not a PredictionLog, a broken
 //! TFRecord frame or a failing request fail the version's load.
 
+use super::classify::{self, Api};
 use super::error::ServeError;
 use super::predict::{RequestLimits, prepare_inputs, signature_key_or_default};
 use super::tfrecord::{TfRecordError, TfRecordReader};
 use super::versions::Servable;
 use crate::pb::tensorflow::error::Code;
 use crate::pb::tensorflow::serving::prediction_log::LogType;
-use crate::pb::tensorflow::serving::{PredictRequest, PredictionLog};
+use crate::pb::tensorflow::serving::{Input, ModelSpec, PredictRequest, PredictionLog};
 use prost::Message;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -74,7 +75,7 @@ pub enum WarmupError {
     )]
     TooManyRecords { path: PathBuf },
     #[error(
-        "Unsupported log_type for warmup: {log_type} (warmup record {record} of {}); tfprobe replays predict_log records only",
+        "Unsupported log_type for warmup: {log_type} (warmup record {record} of {}); tfprobe replays predict_log, classify_log and regress_log records",
         .path.display()
     )]
     Unsupported {
@@ -190,14 +191,24 @@ enum Replay {
 }
 
 fn replay(servable: &Servable, log: &PredictionLog, options: &WarmupOptions) -> Result<(), Replay> {
-    let request = match &log.log_type {
+    let result = match &log.log_type {
         // TF Serving skips a record that logged nothing.
-        None => return Ok(()),
-        Some(LogType::PredictLog(predict)) => predict.request.clone().unwrap_or_default(),
-        // TF Serving replays these three on its Classify/Regress/MultiInference
-        // paths, which tfprobe does not serve; it refuses the other two too.
-        Some(LogType::ClassifyLog(_)) => return Err(Replay::Unsupported("classify_log")),
-        Some(LogType::RegressLog(_)) => return Err(Replay::Unsupported("regress_log")),
+        None => Ok(()),
+        Some(LogType::PredictLog(log)) => {
+            predict(servable, &log.request.clone().unwrap_or_default(), options)
+        }
+        Some(LogType::ClassifyLog(log)) => {
+            let request = log.request.clone().unwrap_or_default();
+            let input = request.input.unwrap_or_default();
+            examples(servable, Api::Classify, request.model_spec, &input, options)
+        }
+        Some(LogType::RegressLog(log)) => {
+            let request = log.request.clone().unwrap_or_default();
+            let input = request.input.unwrap_or_default();
+            examples(servable, Api::Regress, request.model_spec, &input, options)
+        }
+        // TF Serving replays this one on its MultiInference path, which
+        // tfprobe does not serve; it refuses the other two too.
         Some(LogType::MultiInferenceLog(_)) => {
             return Err(Replay::Unsupported("multi_inference_log"));
         }
@@ -206,7 +217,31 @@ fn replay(servable: &Servable, log: &PredictionLog, options: &WarmupOptions) -> 
         }
         Some(LogType::SessionRunLog(_)) => return Err(Replay::Unsupported("session_run_log")),
     };
-    predict(servable, &request, options).map_err(Replay::Failed)
+    result.map_err(Replay::Failed)
+}
+
+/// Runs a Classify or Regress as the serving paths do (model name and
+/// version ignored, like Predict records), discarding the answer.
+fn examples(
+    servable: &Servable,
+    api: Api,
+    spec: Option<ModelSpec>,
+    input: &Input,
+    options: &WarmupOptions,
+) -> Result<(), ServeError> {
+    let signature_name = spec.map(|spec| spec.signature_name).unwrap_or_default();
+    let signature_key = signature_key_or_default(&signature_name);
+    let signature = servable.signature(&signature_key)?;
+    let prepared = classify::prepare(api, signature, input, &options.limits)?;
+    for _ in 0..options.request_iterations.max(1) {
+        let outputs = servable.backend().run(
+            &signature_key,
+            prepared.inputs.clone(),
+            &prepared.output_keys,
+        )?;
+        classify::check_outputs(api, &outputs, prepared.num_examples)?;
+    }
+    Ok(())
 }
 
 /// Runs a Predict as the gRPC path does (the request's model name and version

@@ -127,7 +127,7 @@ fn push_value(value: &Json, dtype: DType, data: &mut TensorData) -> Result<(), S
     Ok(())
 }
 
-fn decode_base64(text: &str) -> Option<Vec<u8>> {
+pub(super) fn decode_base64(text: &str) -> Option<Vec<u8>> {
     use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
     const LENIENT: GeneralPurpose = GeneralPurpose::new(
         &base64::alphabet::STANDARD,

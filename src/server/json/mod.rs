@@ -1,12 +1,15 @@
 //! JSON of TF Serving's REST API: reading predict requests (row and columnar
-//! formats), writing predict responses, model status and model metadata.
+//! formats) and classify/regress requests (tf.Examples), writing their
+//! responses, model status and model metadata.
 
+mod examples;
 mod fill;
 mod meta;
 mod parse;
 mod predict;
 mod response;
 
+pub use examples::{ExamplesBody, classification_json, regression_json};
 pub use meta::{metadata_json, status_json};
 #[cfg(test)]
 use parse::parse;

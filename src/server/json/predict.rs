@@ -56,6 +56,11 @@ impl PredictBody {
         })
     }
 
+    /// The whole body (an object).
+    pub fn doc(&self) -> &Json {
+        &self.doc
+    }
+
     /// The signature to run: `signature_name`, or `serving_default`.
     pub fn signature_key(&self) -> &str {
         if self.signature_name.is_empty() {
@@ -103,7 +108,7 @@ impl PredictBody {
     }
 }
 
-fn format_error(doc: &Json, what: &str) -> ServeError {
+pub(super) fn format_error(doc: &Json, what: &str) -> ServeError {
     ServeError::invalid(format!("JSON Value: {} {what}", debug_string(doc)))
 }
 
