@@ -90,6 +90,26 @@ impl TfServing {
     }
 
     /// Runs a Classify or Regress; `signature_label` gets the signature once it is known to exist.
+    /// Classify and Regress: run the examples, shape the answer with `respond`, and
+    /// record the call's metrics.
+    async fn answer_examples<R>(
+        &self,
+        api: Api,
+        spec: Option<ModelSpec>,
+        input: Option<Input>,
+        respond: impl FnOnce(ModelSpec, Outcome) -> Result<R, ServeError>,
+    ) -> Result<Response<R>, Status> {
+        let started = Instant::now();
+        let name = spec_name(&spec);
+        let mut signature = String::new();
+        let result = self
+            .examples_inner(api, spec, input, &mut signature)
+            .await
+            .and_then(|(spec, outcome)| respond(spec, outcome));
+        self.record(&name, &signature, api.name(), &result, started);
+        result.map(Response::new).map_err(|err| err.to_status())
+    }
+
     async fn examples_inner(
         &self,
         api: Api,
@@ -209,52 +229,38 @@ impl PredictionService for TfServing {
         &self,
         request: Request<ClassificationRequest>,
     ) -> Result<Response<ClassificationResponse>, Status> {
-        let started = Instant::now();
         let request = request.into_inner();
-        let name = spec_name(&request.model_spec);
-        let mut signature = String::new();
-        let result = self
-            .examples_inner(
-                Api::Classify,
-                request.model_spec,
-                request.input,
-                &mut signature,
-            )
-            .await
-            .and_then(|(spec, outcome)| {
+        self.answer_examples(
+            Api::Classify,
+            request.model_spec,
+            request.input,
+            |spec, outcome| {
                 Ok(ClassificationResponse {
                     model_spec: Some(spec),
                     result: Some(outcome.classification()?),
                 })
-            });
-        self.record(&name, &signature, "classify", &result, started);
-        result.map(Response::new).map_err(|err| err.to_status())
+            },
+        )
+        .await
     }
 
     async fn regress(
         &self,
         request: Request<RegressionRequest>,
     ) -> Result<Response<RegressionResponse>, Status> {
-        let started = Instant::now();
         let request = request.into_inner();
-        let name = spec_name(&request.model_spec);
-        let mut signature = String::new();
-        let result = self
-            .examples_inner(
-                Api::Regress,
-                request.model_spec,
-                request.input,
-                &mut signature,
-            )
-            .await
-            .and_then(|(spec, outcome)| {
+        self.answer_examples(
+            Api::Regress,
+            request.model_spec,
+            request.input,
+            |spec, outcome| {
                 Ok(RegressionResponse {
                     model_spec: Some(spec),
                     result: Some(outcome.regression()?),
                 })
-            });
-        self.record(&name, &signature, "regress", &result, started);
-        result.map(Response::new).map_err(|err| err.to_status())
+            },
+        )
+        .await
     }
 
     async fn predict(
