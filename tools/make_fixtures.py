@@ -15,6 +15,10 @@ What it writes (all paths relative to the repository root):
     * ``shapes/1``        scalar, partially known, fully known and
                           unknown-rank shapes over several signatures.
     * ``keras_export/1``  a tiny Keras 3 Dense model saved with ``export``.
+    * ``keras_image/1``   a small Keras 3 conv net image classifier saved with
+                          ``export``: ``images`` DT_FLOAT (-1, 64, 64, 3), values
+                          0..1 -> ``output_0`` DT_FLOAT (-1, 10) softmax, with
+                          ``assets/labels.txt`` (10 lines).
     * ``seedlike/1538687457``  mimics the seed post's ResNet: ``image_bytes``
                           (DT_STRING, (-1)) -> ``classes`` (DT_INT64, (-1)) and
                           ``probabilities`` (DT_FLOAT, (-1, 1001)) under the
@@ -54,8 +58,8 @@ What it writes (all paths relative to the repository root):
 ``tests/fixtures/outputs/<name>.json``
     What Python TensorFlow (``tf.saved_model.load`` + the signature functions)
     returns for fixed inputs, for every signature of every good model.  Names:
-    ``dtypes``, ``shapes``, ``keras_export``, ``seedlike``, ``two_versions_1``,
-    ``two_versions_2``.  Format::
+    ``dtypes``, ``shapes``, ``keras_export``, ``keras_image``, ``seedlike``,
+    ``two_versions_1``, ``two_versions_2``.  Format::
 
         {"<signature key>": {
             "inputs":  {"<name>": {"dtype": "DT_FLOAT", "shape": [2],
@@ -81,7 +85,11 @@ How to run it (from the repository root)::
     .venv-tf/bin/pip install tensorflow-cpu==2.21.0
     .venv-tf/bin/python tools/make_fixtures.py
 
-The script deletes ``tests/fixtures/`` and rebuilds it.  It also loads every
+The script deletes ``tests/fixtures/`` and rebuilds it.  With
+``--only keras_image`` it (re)builds only ``models/keras_image/``,
+``cli/keras_image/`` and ``outputs/keras_image.json`` and leaves every other
+file alone.  The full run builds keras_image the same way, in a fresh
+process, so both give the same bytes.  It also loads every
 good model with the C++ session loader (the one behind the C API's
 ``TF_LoadSessionFromSavedModel``), feeds/fetches by the signatures' tensor
 names and fails unless that reproduces the recorded outputs.
@@ -101,6 +109,7 @@ paths inside recorded stderr (Python tracebacks) are replaced by placeholders
 machine is left in a written text file.
 """
 
+import argparse
 import base64
 import hashlib
 import json
@@ -365,6 +374,69 @@ def save_keras(path):
     model.export(str(path), verbose=False)
 
 
+KERAS_IMAGE_REL = Path("keras_image/1")
+KERAS_IMAGE_SIZE = 64
+# Picked by a search over seeds and logit scales: with these the four photos in
+# assets/images/ get four different top-1 classes, no top probability is near
+# 0.1 (flat) or 1, and ranks 1-6 are at least 1e-3 apart for every photo
+# (check_keras_image fails otherwise).
+KERAS_IMAGE_SEED = 1614
+KERAS_IMAGE_LOGIT_SCALE = 32.0
+KERAS_IMAGE_LABELS = ["apple", "ball", "cat", "cup", "dog",
+                      "fish", "house", "key", "star", "tree"]
+
+
+def keras_image_weights():
+    """Fixed weights of the keras_image classifier, from KERAS_IMAGE_SEED.
+
+    He-normal conv kernels and small biases.  A random conv net with global
+    average pooling gives nearly the same features for every image, so the
+    dense layer scores the difference from the features of a uniform mid-grey
+    image (0.5 everywhere), scaled by KERAS_IMAGE_LOGIT_SCALE: logits =
+    scale * (f - f_grey) @ W.  On a constant image every VALID conv position is
+    the same, so f_grey is computed exactly in float64; the dense bias is
+    rounded to 1e-4 so that it does not depend on the machine's rounding.
+    """
+    rng = np.random.default_rng(KERAS_IMAGE_SEED)
+    k1 = rng.normal(0.0, np.sqrt(2 / 27), size=(3, 3, 3, 8)).astype(np.float32)
+    b1 = rng.normal(0.0, 0.1, size=(8,)).astype(np.float32)
+    k2 = rng.normal(0.0, np.sqrt(2 / 72), size=(3, 3, 8, 16)).astype(np.float32)
+    b2 = rng.normal(0.0, 0.1, size=(16,)).astype(np.float32)
+    w = rng.normal(0.0, 0.25, size=(16, 10)).astype(np.float32)
+    h1 = np.maximum(0.5 * k1.astype(np.float64).sum(axis=(0, 1, 2)) + b1, 0.0)
+    h2 = np.maximum(np.einsum("c,hwcd->d", h1, k2.astype(np.float64)) + b2, 0.0)
+    dense_kernel = (KERAS_IMAGE_LOGIT_SCALE * w.astype(np.float64)).astype(np.float32)
+    dense_bias = np.round(-(h2 @ dense_kernel.astype(np.float64)), 4).astype(np.float32)
+    return [k1, b1, k2, b2, dense_kernel, dense_bias]
+
+
+def save_keras_image(path):
+    """Keras 3 image classifier exported with ``model.export()``.
+
+    ``images`` float32 (-1, 64, 64, 3), NHWC, values expected in 0..1 (x/255)
+    -> Conv2D(8, 3, strides 2, relu) -> Conv2D(16, 3, strides 2, relu) ->
+    GlobalAveragePooling2D -> Dense(10, softmax) -> ``output_0`` (-1, 10).
+    Signatures ``serve`` and ``serving_default``.  ``assets/labels.txt`` (10
+    lines) is written next to the export; the graph does not reference it.
+    """
+    import keras
+    _make_keras_export_deterministic()
+    keras.utils.set_random_seed(KERAS_IMAGE_SEED)
+    size = KERAS_IMAGE_SIZE
+    inputs = keras.Input(shape=(size, size, 3), name="images")
+    x = keras.layers.Conv2D(8, 3, strides=2, activation="relu", name="conv1")(inputs)
+    x = keras.layers.Conv2D(16, 3, strides=2, activation="relu", name="conv2")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    probs = keras.layers.Dense(len(KERAS_IMAGE_LABELS), activation="softmax",
+                               name="probabilities")(x)
+    model = keras.Model(inputs, probs, name="tiny_image_classifier")
+    model.set_weights(keras_image_weights())
+    model.export(str(path), verbose=False)
+    (path / "assets").mkdir(exist_ok=True)
+    (path / "assets" / "labels.txt").write_text(
+        "\n".join(KERAS_IMAGE_LABELS) + "\n", encoding="utf-8")
+
+
 def save_seedlike(path, workdir):
     labels = workdir / "labels.txt"
     lines = ["background"] + [f"class_{i}" for i in range(1, SEEDLIKE_CLASSES)]
@@ -620,6 +692,98 @@ def all_outputs(images):
         })
 
 
+def unit_image(data):
+    """Image bytes -> float32 (64, 64, 3) in 0..1: decode (3 channels), resize
+    to 64x64 (bilinear, antialias off, no crop), divide by 255."""
+    img = tf.io.decode_image(data, channels=3, expand_animations=False)
+    img = tf.image.resize(img, [KERAS_IMAGE_SIZE, KERAS_IMAGE_SIZE],
+                          method="bilinear", antialias=False)
+    return (img / 255.0).numpy().astype(np.float32)
+
+
+def keras_image_patterns():
+    """Two synthetic 64x64 RGB images in 0..1 whose values are multiples of 1/8
+    (short in JSON): colour ramps, and rings around the centre."""
+    n = KERAS_IMAGE_SIZE
+    yy, xx = np.mgrid[0:n, 0:n]
+    ramp = np.stack([xx // 8 / 8, yy // 8 / 8, 1 - xx // 8 / 8], axis=-1)
+    ring = np.minimum(np.floor(np.hypot(xx - (n - 1) / 2, yy - (n - 1) / 2) / 4) / 8, 1.0)
+    rings = np.stack([1 - ring, ring, np.full_like(ring, 0.5)], axis=-1)
+    return np.stack([ramp, rings]).astype(np.float32)
+
+
+def keras_image_cases():
+    """A batch of two for serving_default, one image for serve (the same function).
+
+    Each image is 12288 values, so the cases are few and small-valued.  No
+    empty batch: the exported convolutions reject batch 0 on the CPU ("input
+    depth must be evenly divisible by filter depth: 3 vs 8").
+    """
+    patterns = keras_image_patterns()
+    return {"serving_default": [("patterns", {"images": (patterns, tf.float32)})],
+            "serve": [("rings", {"images": (patterns[1:], tf.float32)})]}
+
+
+def keras_image_photos():
+    """(name, bytes) of the photos the classifier is checked on."""
+    names = sorted(p.name for p in Path("assets/images").iterdir())
+    out = [(f"assets/images/{n}", (Path("assets/images") / n).read_bytes()) for n in names]
+    for n in ("gradient_48x40.jpg", "gradient_48x40.png", "gray_16x16.png", "rgba_20x10.png"):
+        out.append((f"{IMAGES_REL.as_posix()}/{n}", (IMAGES_REL / n).read_bytes()))
+    return out
+
+
+def check_keras_image(model_dir):
+    """Fail unless the classifier's answers are distinguishable; print top-5.
+
+    For every photo and every recorded case: top probability above 0.2 (not
+    flat), ranks 1-6 at least 1e-3 apart (stable top-5 rankings); the photos of
+    assets/images/ get different top-1 classes.
+    """
+    fn = tf.saved_model.load(str(model_dir)).signatures["serving_default"]
+    photos = keras_image_photos()
+    probs = fn(images=tf.constant(np.stack([unit_image(b) for _, b in photos])))["output_0"]
+    rows = list(zip([n for n, _ in photos], probs.numpy()))
+    recorded = json.loads((OUTPUTS_REL / "keras_image.json").read_text(encoding="utf-8"))
+    for key, entry in sorted(recorded.items()):
+        out = tensor_from_json(entry["outputs"]["output_0"])
+        rows += [(f"{key} case [{i}]", r) for i, r in enumerate(out)]
+    for name, p in rows:
+        order = np.argsort(-p, kind="stable")
+        top = p[order]
+        gap = float(np.min(top[:5] - top[1:6]))
+        log(f"  {name}: top-5 " + ", ".join(f"{i} {p[i]:.6f}" for i in order[:5])
+            + f" (min gap ranks 1-6: {gap:.2e})")
+        if top[0] <= 0.2 or gap < 1e-3:
+            raise SystemExit(f"keras_image: {name} too flat or near-tied: {top[:6]}")
+    top1 = [int(np.argmax(p)) for n, p in rows if n.startswith("assets/")]
+    if len(set(top1)) != len(top1):
+        raise SystemExit(f"keras_image: photos share a top-1 class: {top1}")
+
+
+def make_keras_image():
+    """(Re)build only keras_image: model, outputs json and saved_model_cli views."""
+    model_dir = MODELS_REL / KERAS_IMAGE_REL
+    cli_dir = CLI_REL / KERAS_IMAGE_REL
+    for d in (model_dir, cli_dir):
+        if d.exists():
+            shutil.rmtree(d)
+    (OUTPUTS_REL / "keras_image.json").unlink(missing_ok=True)
+    log(f"model {model_dir.as_posix()}")
+    save_keras_image(model_dir)
+    stabilize_fingerprint(model_dir)
+    log("python outputs")
+    record_outputs("keras_image", model_dir, keras_image_cases())
+    log(f"  session loader {KERAS_IMAGE_REL.as_posix()}: "
+        f"{check_session_loader('keras_image', model_dir)}")
+    log("photos")
+    check_keras_image(model_dir)
+    record_cli(KERAS_IMAGE_REL.as_posix())
+    check_no_machine_paths()
+    total = sum(p.stat().st_size for p in model_dir.rglob("*") if p.is_file())
+    log(f"done: {total} bytes under {model_dir.as_posix()}/")
+
+
 def tensor_from_json(t):
     shape = t["shape"]
     if t["dtype"] == "DT_STRING":
@@ -842,7 +1006,16 @@ def check_no_machine_paths():
 
 
 def main():
+    parser = argparse.ArgumentParser(description="Regenerate tests/fixtures/.")
+    parser.add_argument("--only", choices=["keras_image"],
+                        help="rebuild only this fixture (model, outputs json, "
+                             "saved_model_cli views); every other file stays as it is")
+    args = parser.parse_args()
     os.chdir(REPO)  # every path in this script is relative to the repository root
+    if args.only == "keras_image":
+        log(f"TensorFlow {tf.__version__}; rebuilding keras_image only")
+        make_keras_image()
+        return
     log(f"TensorFlow {tf.__version__}; rebuilding {FIXTURES_REL}/")
     if FIXTURES_REL.exists():
         shutil.rmtree(FIXTURES_REL)
@@ -871,6 +1044,11 @@ def main():
     check_all_session_loader()
     log("saved_model_cli")
     all_cli()
+    # TensorFlow numbers traced functions process-wide, so keras_image is built in
+    # a fresh process: the same bytes as `--only keras_image`.
+    log("keras_image (fresh process)")
+    subprocess.run([sys.executable, os.path.abspath(__file__), "--only", "keras_image"],
+                   check=True)
     check_no_machine_paths()
     total = sum(p.stat().st_size for p in FIXTURES_REL.rglob("*") if p.is_file())
     log(f"done: {total} bytes under {FIXTURES_REL}/")
