@@ -9,14 +9,14 @@ use super::{
     ClientConfig, ModelClient, PredictResult, PreparedRequest, VersionSelector, VersionState, tls,
 };
 use crate::model::SavedModelInfo;
-use crate::pb::convert::{tensor_from_proto, tensor_to_proto_content};
 use crate::pb::tensorflow::serving::model_service_client::ModelServiceClient;
 use crate::pb::tensorflow::serving::prediction_service_client::PredictionServiceClient;
 use crate::pb::tensorflow::serving::{
     GetModelMetadataRequest, GetModelStatusRequest, ModelSpec, PredictRequest, SignatureDefMap,
     model_spec,
 };
-use crate::runtime::NamedTensors;
+use crate::tensor::NamedTensors;
+use crate::tensor::proto::{tensor_from_proto, tensor_to_proto_content};
 use prost::Message;
 use std::sync::Arc;
 use tonic::metadata::{

@@ -13,7 +13,7 @@ use super::{
     ClientConfig, ModelClient, PredictResult, PreparedRequest, VersionSelector, VersionState, tls,
 };
 use crate::model::{SavedModelInfo, SignatureInfo};
-use crate::runtime::NamedTensors;
+use crate::tensor::NamedTensors;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 use std::net::ToSocketAddrs;

@@ -4,7 +4,7 @@
 //! server's reader lives in `server::json`; this is the opposite direction.
 
 use crate::model::{DType, SignatureInfo};
-use crate::runtime::NamedTensors;
+use crate::tensor::NamedTensors;
 use crate::tensor::{Tensor, TensorData};
 use base64::Engine;
 use serde_json::Value;

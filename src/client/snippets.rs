@@ -5,7 +5,7 @@ use super::grpc::model_spec;
 use super::rest::model_url;
 use super::rest_json::encode_predict_request;
 use super::{ClientConfig, TlsOptions, VersionSelector};
-use crate::runtime::NamedTensors;
+use crate::tensor::NamedTensors;
 use crate::tensor::TensorData;
 use base64::Engine;
 use serde_json::{Value, json};

@@ -6,6 +6,9 @@
 //!   decoded pixels: JPEG, PNG, WebP, BMP or the first GIF frame, EXIF orientation
 //!   applied, resized and centre-cropped to H x W, normalised by a preset.
 //!
+//! Layer: depends on `tensor` and `model` only — not on `runtime`, the clients or
+//! the server (see the layer table in the crate docs).
+//!
 //! ```no_run
 //! # fn demo(signature: &tfprobe::model::SignatureInfo) -> Result<(), tfprobe::imaging::ImageError> {
 //! use tfprobe::imaging::{ImageOptions, image_input};
@@ -15,10 +18,12 @@
 //! ```
 
 mod decode;
+mod error;
 mod preprocess;
 mod topk;
 
 pub use decode::{DecodedImage, decode_image};
+pub use error::ImageError;
 pub use preprocess::{
     ChannelOrder, Layout, Normalization, PixelSpec, ResizeFilter, pixels_to_tensor, resize_and_crop,
 };
@@ -30,24 +35,6 @@ pub use topk::{
 use crate::model::{DType, SignatureInfo, TensorInfoView};
 use crate::tensor::{Tensor, TensorData};
 use std::path::Path;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ImageError {
-    #[error("not an image this tool reads (JPEG, PNG, WebP, BMP, GIF){0}")]
-    NotAnImage(String),
-    #[error("the image could not be decoded ({format}): {detail}")]
-    Corrupt { format: String, detail: String },
-    #[error("{0}")]
-    Unsupported(String),
-    #[error("{0}")]
-    NoScores(String),
-    #[error("reading {path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-}
 
 /// Largest height or width a model's preprocessing.json may ask for.
 pub const MAX_PREPROCESSING_SIDE_PX: u64 = 8192;

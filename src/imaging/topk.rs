@@ -3,7 +3,7 @@
 //! a background class at index 0 next to 1000-line files, and the reverse).
 
 use super::ImageError;
-use crate::runtime::NamedTensors;
+use crate::tensor::NamedTensors;
 use crate::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use std::path::Path;

@@ -1,8 +1,9 @@
 //! Reading SavedModels without TensorFlow: the signature tree that the CLI prints,
 //! the GUI renders and the server answers metadata from.
 //!
-//! This module deliberately depends on nothing but the generated protobuf types: no
-//! egui, no tokio, no tensorflow.
+//! This module deliberately depends on nothing but the generated protobuf types and
+//! `tensor` (for `DType`): no egui, no tokio, no tensorflow, and no `runtime`,
+//! `server` or anything above it.
 
 mod dtype;
 mod error;
@@ -22,3 +23,7 @@ pub use tree::{
     TensorInfoView, signature_from_proto,
 };
 pub use variables::{VariableInfo, VariablesInfo, read_variables_index};
+
+/// The signature a request without a signature name runs, as in TF Serving and
+/// `saved_model_cli` (`tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY`).
+pub const DEFAULT_SIGNATURE_KEY: &str = "serving_default";

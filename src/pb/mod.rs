@@ -18,7 +18,8 @@
 //! All protobuf `map` fields are `BTreeMap`s (sorted, deterministic output).
 //! Well-known types (`google.protobuf.Any`, `Int64Value`, ...) are those of
 //! `prost_types`. Conversions between these types and tfprobe's own live in
-//! this module's siblings, not in the generated code.
+//! [`crate::tensor::proto`], not here: `pb` is the bottom layer and depends on
+//! nothing of the crate (`convert` only re-exports the conversion for old paths).
 
 pub mod convert;
 

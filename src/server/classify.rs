@@ -15,7 +15,7 @@ use crate::model::{DType, SignatureInfo};
 use crate::pb::tensorflow::serving::{
     Class, ClassificationResult, Classifications, Input, Regression, RegressionResult, input,
 };
-use crate::runtime::NamedTensors;
+use crate::tensor::NamedTensors;
 use crate::tensor::{Tensor, TensorData};
 use prost::Message;
 use std::sync::Arc;

@@ -3,9 +3,9 @@
 //! `tonic::Status` for gRPC. Messages keep TF Serving's wording where users
 //! search for it, and add what TF Serving leaves out (the valid choices).
 
-use crate::pb::convert::ConvertError;
 use crate::pb::tensorflow::error::Code;
 use crate::runtime::RuntimeError;
+use crate::tensor::proto::ConvertError;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 

@@ -9,7 +9,6 @@ use super::error::ServeError;
 use super::metrics::Protocol;
 use super::predict::{RequestLimits, prepare_inputs, run, signature_key_or_default};
 use super::versions::VersionRequest;
-use crate::pb::convert::tensor_into_proto;
 use crate::pb::tensorflow::error::Code;
 use crate::pb::tensorflow::serving::model_service_server::{ModelService, ModelServiceServer};
 use crate::pb::tensorflow::serving::prediction_service_server::{
@@ -21,6 +20,7 @@ use crate::pb::tensorflow::serving::{
     MultiInferenceRequest, MultiInferenceResponse, PredictRequest, PredictResponse,
     RegressionRequest, RegressionResponse, ReloadConfigRequest, ReloadConfigResponse, model_spec,
 };
+use crate::tensor::proto::tensor_into_proto;
 use prost::Message;
 use std::convert::Infallible;
 use std::sync::Arc;

@@ -2,6 +2,11 @@
 //! (axum) and gRPC API (tonic) over [`Backend`](crate::runtime::Backend)s,
 //! with versioned hot reload and Prometheus metrics.
 //!
+//! Layer: depends on `pb`, `tensor`, `model` and `runtime` only — never on the
+//! clients, imaging, `workflow` or the front ends. Inside, the front ends (`grpc`,
+//! `rest`) sit above the request path (`predict`, `classify`), which sits above the
+//! version lifecycle (`versions`; warmup is handed to it as a hook).
+//!
 //! ```no_run
 //! # async fn demo(loader: tfprobe::server::Loader) -> Result<(), tfprobe::server::ServeError> {
 //! use tfprobe::server::{ModelSource, ServerConfig};
@@ -24,6 +29,7 @@ mod metrics;
 mod predict;
 pub use predict::DEFAULT_MAX_BATCH_SIZE;
 mod rest;
+mod shared;
 #[cfg(test)]
 mod tests;
 mod tfrecord;
@@ -40,6 +46,7 @@ pub use versions::{Loader, ModelStatus, Servable, VersionRequest, VersionStatus}
 use crate::pb::tensorflow::serving::model_service_server::ModelServiceServer;
 use crate::pb::tensorflow::serving::prediction_service_server::PredictionServiceServer;
 use crate::runtime::WorkerOptions;
+use shared::Shared;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -166,15 +173,6 @@ impl ServerConfig {
 /// How often an idle gRPC connection is pinged, and how long the answer may take.
 const GRPC_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(60);
 const GRPC_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// State shared by the REST and gRPC front ends.
-pub(crate) struct Shared {
-    pub manager: Arc<ModelManager>,
-    pub metrics: Arc<Metrics>,
-    pub rest_timeout: Option<Duration>,
-    pub max_request_bytes: usize,
-    pub max_batch_size: u64,
-}
 
 /// Wakes the polling thread early (shutdown).
 #[derive(Default)]
@@ -413,14 +411,14 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServeError> {
         Arc::clone(&config.loader),
         Arc::clone(&metrics),
         worker_options,
-        warmup::WarmupOptions {
+        warmup::hook(warmup::WarmupOptions {
             enabled: config.enable_model_warmup,
             request_iterations: config.warmup_request_iterations,
             limits: predict::RequestLimits {
                 max_decoded_bytes: config.grpc_max_message_bytes as u64,
                 max_batch_size: config.max_batch_size,
             },
-        },
+        }),
     ));
     let shared = Arc::new(Shared {
         manager: Arc::clone(&manager),

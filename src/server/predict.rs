@@ -5,10 +5,11 @@
 
 use super::error::ServeError;
 use super::versions::Servable;
-use crate::model::{Shape, SignatureInfo};
-use crate::pb::convert::{ConvertError, tensor_from_proto_limited};
+use crate::model::{DEFAULT_SIGNATURE_KEY, Shape, SignatureInfo};
 use crate::pb::tensorflow::TensorProto;
-use crate::runtime::{NamedTensors, RuntimeError, validate};
+use crate::runtime::{RuntimeError, validate};
+use crate::tensor::NamedTensors;
+use crate::tensor::proto::{ConvertError, tensor_from_proto_limited};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,13 +52,10 @@ pub async fn run(
 /// `--max_batch_size` / [`super::ServerConfig::max_batch_size`] changes it.
 pub const DEFAULT_MAX_BATCH_SIZE: u64 = 1024;
 
-/// The signature a request without `signature_name` runs (TF Serving's default).
-const DEFAULT_SIGNATURE: &str = "serving_default";
-
 /// A request's `signature_name`, or TF Serving's default when it is empty.
 pub fn signature_key_or_default(signature_name: &str) -> String {
     if signature_name.is_empty() {
-        DEFAULT_SIGNATURE.to_string()
+        DEFAULT_SIGNATURE_KEY.to_string()
     } else {
         signature_name.to_string()
     }

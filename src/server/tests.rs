@@ -5,7 +5,8 @@
 use super::{ModelSource, ServerConfig, start};
 use crate::model::{DType, MetaGraphInfo, SavedModelInfo, Shape, SignatureInfo, TensorInfoView};
 use crate::pb::tensorflow::serving::model_version_status::State;
-use crate::runtime::{Backend, NamedTensors, RuntimeError};
+use crate::runtime::{Backend, RuntimeError};
+use crate::tensor::NamedTensors;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::Path;

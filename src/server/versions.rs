@@ -9,7 +9,9 @@
 //! request fails across a swap. A version that fails to load ends in END with
 //! its error in the status, and the versions already serving keep serving; it
 //! is tried again when the files in its folder change. Loading includes the
-//! version's warmup (see `super::warmup`): a version is AVAILABLE once warm.
+//! version's warmup: a version is AVAILABLE once warm. The warmup itself replays
+//! requests, so it is handed in as a [`WarmUp`] hook (`super::warmup::hook`): the
+//! version lifecycle must not depend on the request path (predict, classify).
 
 mod disk;
 mod lifecycle;
@@ -20,7 +22,6 @@ pub use servable::Servable;
 use super::config::ModelSource;
 use super::error::ServeError;
 use super::metrics::Metrics;
-use super::warmup::WarmupOptions;
 use crate::pb::tensorflow::error::Code;
 use crate::pb::tensorflow::serving::model_version_status::State;
 use crate::pb::tensorflow::serving::{
@@ -86,13 +87,19 @@ struct ModelEntry {
     records: RwLock<BTreeMap<i64, Record>>,
 }
 
+/// Warms a freshly loaded version up before it serves: given its folder, replays its
+/// warmup records and says how many it read (`None`: no warmup file, or warmup off);
+/// an error fails the load with that code and message.
+pub type WarmUp =
+    Arc<dyn Fn(&Path, &Servable) -> Result<Option<usize>, (Code, String)> + Send + Sync>;
+
 /// All models of a server and their versions.
 pub struct ModelManager {
     models: BTreeMap<String, ModelEntry>,
     loader: Loader,
     metrics: Arc<Metrics>,
     worker_options: WorkerOptions,
-    warmup: WarmupOptions,
+    warm_up: WarmUp,
 }
 
 fn describe(name: &str, version: Option<i64>) -> String {
@@ -118,7 +125,7 @@ impl ModelManager {
         loader: Loader,
         metrics: Arc<Metrics>,
         worker_options: WorkerOptions,
-        warmup: WarmupOptions,
+        warm_up: WarmUp,
     ) -> ModelManager {
         let models = sources
             .into_iter()
@@ -137,7 +144,7 @@ impl ModelManager {
             loader,
             metrics,
             worker_options,
-            warmup,
+            warm_up,
         }
     }
 

@@ -14,7 +14,7 @@ use super::classify::{self, Api};
 use super::error::ServeError;
 use super::predict::{RequestLimits, prepare_inputs, signature_key_or_default};
 use super::tfrecord::{TfRecordError, TfRecordReader};
-use super::versions::Servable;
+use super::versions::{Servable, WarmUp};
 use crate::pb::tensorflow::error::Code;
 use crate::pb::tensorflow::serving::prediction_log::LogType;
 use crate::pb::tensorflow::serving::{Input, ModelSpec, PredictRequest, PredictionLog};
@@ -105,6 +105,13 @@ impl WarmupError {
             WarmupError::Request { source, .. } => source.code(),
         }
     }
+}
+
+/// The warmup step the version lifecycle runs after each load.
+pub fn hook(options: WarmupOptions) -> WarmUp {
+    std::sync::Arc::new(move |version_dir: &Path, servable: &Servable| {
+        run(version_dir, servable, &options).map_err(|err| (err.code(), err.to_string()))
+    })
 }
 
 /// The warmup file of a version folder.

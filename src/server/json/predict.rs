@@ -7,9 +7,9 @@
 use super::fill::{dense_shape, fill};
 use super::parse::{Json, parse};
 use super::{debug_string, tf_type_name};
-use crate::model::{DType, SignatureInfo};
-use crate::runtime::NamedTensors;
+use crate::model::{DEFAULT_SIGNATURE_KEY, DType, SignatureInfo};
 use crate::server::error::ServeError;
+use crate::tensor::NamedTensors;
 use crate::tensor::{Tensor, TensorData};
 
 /// Which JSON layout a request used; the response uses the same.
@@ -26,8 +26,6 @@ pub struct PredictBody {
     /// The `signature_name` member; empty when absent.
     pub signature_name: String,
 }
-
-const DEFAULT_SIGNATURE: &str = "serving_default";
 
 impl PredictBody {
     pub fn parse(body: &[u8]) -> Result<PredictBody, ServeError> {
@@ -64,7 +62,7 @@ impl PredictBody {
     /// The signature to run: `signature_name`, or `serving_default`.
     pub fn signature_key(&self) -> &str {
         if self.signature_name.is_empty() {
-            DEFAULT_SIGNATURE
+            DEFAULT_SIGNATURE_KEY
         } else {
             &self.signature_name
         }

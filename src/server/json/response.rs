@@ -6,8 +6,8 @@
 use super::predict::Format;
 use super::{write_f32, write_f64, write_json_string};
 use crate::model::DType;
-use crate::runtime::NamedTensors;
 use crate::server::error::ServeError;
+use crate::tensor::NamedTensors;
 use crate::tensor::{Tensor, TensorData};
 use base64::Engine;
 

@@ -7,7 +7,6 @@ use super::{ModelEntry, ModelManager, Record, Servable, read, write};
 use crate::pb::tensorflow::error::Code;
 use crate::pb::tensorflow::serving::model_version_status::State;
 use crate::runtime::RuntimeError;
-use crate::server::warmup;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -173,8 +172,7 @@ impl ModelManager {
             })
             .map_err(|err| (err.code(), err.to_string()))?;
         let servable = Arc::new(Servable::new(name, version, backend, self.worker_options));
-        let records = warmup::run(dir, &servable, &self.warmup)
-            .map_err(|err| (err.code(), err.to_string()))?;
+        let records = (self.warm_up)(dir, &servable)?;
         if let Some(records) = records {
             self.metrics.record_warmup(name, version, records);
         }

@@ -1,9 +1,11 @@
-//! tfprobe's own tensor: dtype, shape and typed values. Server, client, imaging and
-//! UI work with this type only; the TensorFlow backend converts at its edge, and
-//! `pb::convert` converts to and from `TensorProto`.
+//! The tensor value: dtype, shape and typed element storage, and `NamedTensors`.
 
-use crate::model::DType;
+use super::dtype::DType;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Named tensors, sorted by name (inputs of a run, outputs of a run).
+pub type NamedTensors = BTreeMap<String, Tensor>;
 
 /// Typed element storage. `Half` and `BFloat16` keep their raw 16-bit patterns.
 /// `String` elements are arbitrary bytes (JPEGs are not UTF-8).
