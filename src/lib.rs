@@ -43,6 +43,7 @@ pub mod runtime;
 pub mod server;
 pub mod tensor;
 pub mod ui;
+pub mod workflow;
 
 #[cfg(test)]
 mod architecture_test;

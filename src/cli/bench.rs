@@ -2,7 +2,7 @@
 //! concurrency level, that many closed-loop workers send the same predict request;
 //! the table (or `--json` / `--csv`) gives throughput and latency percentiles.
 
-use super::predict_remote::{ImageArgs, TargetArgs, image_inputs, pick_signature, runtime};
+use super::args::{ImageArgs, TargetArgs, runtime};
 use anyhow::{Context, bail};
 use clap::Args;
 use std::path::PathBuf;
@@ -12,6 +12,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tfprobe::client::bench::{self, BenchLimit, CSV_HEADER, LevelReport, Progress};
 use tfprobe::client::{Client, ModelClient};
+use tfprobe::workflow::image_request::{self, InputMode};
+use tfprobe::workflow::open;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -57,7 +59,7 @@ pub struct BenchArgs {
 const DEFAULT_REQUESTS: u64 = 1000;
 
 pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
-    let config = args.target.config(args.signature_def.as_deref())?;
+    let config = args.target.config()?;
     let levels = bench::parse_concurrency(&args.concurrency).map_err(anyhow::Error::msg)?;
     let limit = match (args.requests, args.duration) {
         (_, Some(seconds)) if !(seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0) => {
@@ -68,7 +70,13 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         (Some(count), None) => BenchLimit::Requests(count),
         (None, None) => BenchLimit::Requests(DEFAULT_REQUESTS),
     };
-    let options = args.image_options.options(args.model.as_deref())?;
+    let options = args.image_options.options()?;
+    let image = open::read_image(&args.image)?;
+    // preprocessing.json of a model on this machine (its version folder), if named.
+    let model_dir = match &args.model {
+        Some(dir) => Some(open::open_model(dir)?.info.path),
+        None => None,
+    };
     let show_progress = !args.no_progress && !args.json;
     let reports = runtime(args.threads)?.block_on(async {
         let client = Client::connect(&config)?;
@@ -76,9 +84,16 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             .metadata()
             .await
             .context("asking the server for the model's signatures")?;
-        let signature = pick_signature(&info, args.signature_def.as_deref())?;
-        let inputs = image_inputs(&args.image, &signature, &options)?;
-        let request = Arc::new(client.prepare(&inputs)?);
+        let plan = image_request::plan_for_model(
+            &info,
+            args.signature_def.as_deref(),
+            options,
+            InputMode::Auto,
+            model_dir.as_deref(),
+        )?;
+        let request = plan.request(&image.bytes)?;
+        let client = client.with_signature(Some(request.signature_key));
+        let request = Arc::new(client.prepare(&request.inputs)?);
         bench::warm_up(&client, &request, args.warmup)
             .await
             .context("warm-up request")?;
@@ -158,7 +173,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         table(&reports)
     };
-    crate::cli::print_stdout(&text)?;
+    crate::cli::output::print_stdout(&text)?;
     let failed = reports
         .iter()
         .any(|report| report.errors > 0 && report.errors == report.requests);

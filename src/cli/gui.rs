@@ -47,10 +47,6 @@ pub fn run(args: &GuiArgs) -> anyhow::Result<ExitCode> {
              use a subcommand such as `tfprobe show --dir PATH` (see `tfprobe --help`)"
         );
     }
-    if std::env::var_os("TF_CPP_MIN_LOG_LEVEL").is_none() {
-        // SAFETY: still single-threaded here (the window and its threads start below).
-        unsafe { std::env::set_var("TF_CPP_MIN_LOG_LEVEL", "2") };
-    }
     tfprobe::ui::run(options)
         .map_err(|err| anyhow::anyhow!("{err}"))
         .context("the desktop app could not start")?;
@@ -59,7 +55,7 @@ pub fn run(args: &GuiArgs) -> anyhow::Result<ExitCode> {
 
 /// `tfprobe PATH`: clap hands over anything that is not a subcommand. An existing
 /// path (or one that looks like a path) opens the app; a mistyped subcommand is an error.
-pub fn run_path_argument(args: &[OsString]) -> anyhow::Result<ExitCode> {
+pub fn run_path_argument(args: &[OsString], cli: &clap::Command) -> anyhow::Result<ExitCode> {
     let mut paths = Vec::new();
     for (index, arg) in args.iter().enumerate() {
         let path = PathBuf::from(arg);
@@ -68,7 +64,7 @@ pub fn run_path_argument(args: &[OsString]) -> anyhow::Result<ExitCode> {
             path.exists() || text.contains(['/', '\\', '.']) || text.starts_with('~');
         if !looks_like_path {
             if index == 0 {
-                let hint = closest_subcommand(&text)
+                let hint = closest_subcommand(cli, &text)
                     .map(|name| format!("; did you mean '{name}'?"))
                     .unwrap_or_default();
                 bail!(
@@ -88,9 +84,8 @@ pub fn run_path_argument(args: &[OsString]) -> anyhow::Result<ExitCode> {
 }
 
 /// The subcommand closest to a mistyped one (at most two edits away).
-fn closest_subcommand(typed: &str) -> Option<String> {
-    let command = <super::Cli as clap::CommandFactory>::command();
-    command
+fn closest_subcommand(cli: &clap::Command, typed: &str) -> Option<String> {
+    cli
         .get_subcommands()
         .filter(|sub| !sub.is_hide_set())
         .map(|sub| {

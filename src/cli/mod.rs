@@ -1,19 +1,20 @@
 //! Command-line interface: flag definitions (spelled like the TensorFlow tools
 //! users know) and dispatch to the library.
 
+mod args;
 mod bench;
 pub mod gui;
+mod output;
 mod package;
 mod predict;
-mod predict_remote;
+mod predict_report;
 mod run;
 mod runtime;
 mod serve;
 mod show;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::ffi::OsString;
-use std::io::Write;
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
@@ -28,6 +29,9 @@ pub struct Cli {
     /// Directory holding libtensorflow (wins over TENSORFLOW_DIR, the cache and python3's tensorflow).
     #[arg(long = "tf-lib", global = true, value_name = "DIR")]
     pub tf_lib: Option<std::path::PathBuf>,
+    /// Show TensorFlow's own log lines (hidden otherwise; TFPROBE_LOG=debug shows them too).
+    #[arg(long, global = true)]
+    pub verbose: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -35,7 +39,7 @@ pub enum Command {
     /// Show a SavedModel's tag-sets, signatures, ops and functions (like `saved_model_cli show`).
     Show(show::ShowArgs),
     Serve(serve::ServeArgs),
-    /// Classify one image with a model that takes encoded image bytes (top-k table or TF Serving JSON).
+    /// Classify one image with a local model or a server (labelled top-k, TF Serving JSON, or the request as code).
     Predict(predict::PredictArgs),
     /// Run a signature on given inputs (like `saved_model_cli run`).
     Run(run::RunArgs),
@@ -55,7 +59,32 @@ pub enum Command {
     Open(Vec<OsString>),
 }
 
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+/// Runs the command line's command.
+///
+/// # Safety
+///
+/// It first sets the environment TensorFlow reads, so call it from `main` before any
+/// thread starts (see `tfprobe::runtime::library::prepare_process`).
+pub unsafe fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // Only commands that load TensorFlow anyway may spend a Python start-up on finding it.
+    let loads_runtime = matches!(
+        cli.command,
+        None | Some(
+            Command::Run(_)
+                | Command::Predict(_)
+                | Command::Serve(_)
+                | Command::Runtime(_)
+                | Command::Gui(_)
+                | Command::Open(_)
+        )
+    );
+    let setup = tfprobe::runtime::library::ProcessSetup {
+        verbose: cli.verbose,
+        tf_lib: cli.tf_lib.clone(),
+        ask_python: loads_runtime,
+    };
+    // SAFETY: the caller (main) runs this before any thread exists.
+    unsafe { tfprobe::runtime::library::prepare_process(&setup) };
     tfprobe::runtime::discovery::set_tf_lib_override(cli.tf_lib.clone());
     match cli.command {
         Some(Command::Show(args)) => show::run(&args),
@@ -64,22 +93,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Run(args)) => run::run(&args),
         Some(Command::Bench(args)) => bench::run(&args),
         Some(Command::Runtime(args)) => runtime::run(&args),
-        Some(Command::Man) => package::man(),
-        Some(Command::Completions(args)) => package::completions(&args),
+        Some(Command::Man) => package::man(Cli::command()),
+        Some(Command::Completions(args)) => package::completions(&args, Cli::command()),
         Some(Command::Gui(args)) => gui::run(&args),
-        Some(Command::Open(args)) => gui::run_path_argument(&args),
+        Some(Command::Open(args)) => gui::run_path_argument(&args, &Cli::command()),
         None => gui::run(&gui::GuiArgs::default()),
-    }
-}
-
-/// Writes to stdout; a closed pipe (`tfprobe show ... | head`) ends quietly.
-pub fn print_stdout(text: &str) -> anyhow::Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
     }
 }

@@ -1,15 +1,24 @@
-//! `tfprobe predict --model DIR --image FILE`: one image through a classifier whose
-//! signature takes encoded image bytes (DT_STRING, like TF Serving's ResNet example), as
-//! a top-k table with labels from the model's assets, or as TF Serving's REST response.
+//! `tfprobe predict --image FILE (--model DIR | --server HOST:PORT)`: one image through
+//! a model — loaded here, or behind a running TF Serving-compatible server over REST or
+//! gRPC — as labelled top-k, TF Serving's JSON, or the request printed as curl, grpcurl
+//! or Python. The workflow layer makes every decision; this file maps flags and prints.
 
+use super::args::{ImageArgs, TargetArgs, runtime};
+use super::predict_report::{self, Origin};
 use anyhow::{Context, bail};
 use clap::Args;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
-use tfprobe::model::{DType, SavedModelInfo, TensorInfoView};
-use tfprobe::runtime::{Backend, LoadOptions, NamedTensors, TfBackend, validate};
-use tfprobe::tensor::{Tensor, TensorData};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use tfprobe::client::{ClientConfig, snippets};
+use tfprobe::model::{DType, SavedModelInfo, Shape, SignatureInfo, TensorInfoView};
+use tfprobe::runtime::LoadOptions;
+use tfprobe::workflow::classify::Ranking;
+use tfprobe::workflow::image_request::{self, ImagePlan, InputMode};
+use tfprobe::workflow::latency::{self, RunPlan};
+use tfprobe::workflow::target::{LocalTarget, ServerTarget, Target};
+use tfprobe::workflow::{WorkflowError, open, predict, signature};
 
 #[derive(Args, Debug)]
 pub struct PredictArgs {
@@ -17,7 +26,8 @@ pub struct PredictArgs {
     /// With --server: optional, read only for labels and preprocessing.json.
     #[arg(long, required_unless_present = "server")]
     pub model: Option<PathBuf>,
-    /// The image file (JPEG, PNG, ...) sent as-is to the model's DT_STRING input.
+    /// The image file (JPEG, PNG, WebP, BMP, GIF): sent as-is to a DT_STRING input, or
+    /// decoded into the pixel tensor a float/uint8 input takes.
     #[arg(long)]
     pub image: PathBuf,
     /// Signature to run (default: serving_default, or the only one).
@@ -29,204 +39,209 @@ pub struct PredictArgs {
     /// Print TF Serving's REST response ({"predictions": [...]}) instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Remote prediction through a running server (--server, --grpc, --repeat, --print-curl, ...).
     #[command(flatten)]
-    pub remote: super::predict_remote::RemoteArgs,
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub image_options: ImageArgs,
+    /// Also send the request N times (after --warmup requests) and report latency
+    /// percentiles; the ranked answer is the first request's.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub repeat: u32,
+    /// Requests sent before the measured --repeat ones and not measured.
+    #[arg(long, default_value_t = 0, value_name = "W")]
+    pub warmup: u32,
+    /// A labels file (one class per line); default: the model's assets, else ImageNet's for 1000/1001 classes.
+    #[arg(long, value_name = "FILE")]
+    pub labels: Option<PathBuf>,
+    /// The class-score output to rank (default: probabilities/scores/predictions/logits).
+    #[arg(long = "output", value_name = "KEY")]
+    pub output: Option<String>,
+    /// Print the request as a runnable curl command and exit (needs --server).
+    #[arg(long = "print-curl", requires = "server")]
+    pub print_curl: bool,
+    /// Print the request as a runnable grpcurl command and exit (needs --server).
+    #[arg(long = "print-grpcurl", requires = "server")]
+    pub print_grpcurl: bool,
+    /// Print the request as a Python script (requests or grpcio) and exit (needs --server).
+    #[arg(long = "print-python", requires = "server")]
+    pub print_python: bool,
+}
+
+impl PredictArgs {
+    fn printing(&self) -> bool {
+        self.print_curl || self.print_grpcurl || self.print_python
+    }
 }
 
 pub fn run(args: &PredictArgs) -> anyhow::Result<ExitCode> {
-    if args.remote.target.server.is_some() {
-        return super::predict_remote::run(args);
-    }
-    let model = args
-        .model
-        .as_deref()
-        .context("--model DIR (or --server HOST:PORT) is required")?;
-    let image =
-        std::fs::read(&args.image).with_context(|| format!("reading {}", args.image.display()))?;
-    let started = Instant::now();
-    let backend = TfBackend::load(model, &LoadOptions::default())?;
-    let load_ms = started.elapsed().as_secs_f64() * 1e3;
-    let meta_graph = backend.meta_graph();
-    let key = match &args.signature_def {
-        Some(key) => key.clone(),
-        None => match validate::runnable_keys(meta_graph).as_slice() {
-            keys if keys.contains(&"serving_default") => "serving_default".into(),
-            [only] => only.to_string(),
-            keys => bail!(
-                "the model has several signatures ({}); choose one with --signature_def",
-                keys.join(", ")
-            ),
-        },
-    };
-    let signature = validate::find_signature(meta_graph, &key)?;
-    let input = match signature.inputs.as_slice() {
-        [input] if input.dtype == DType::STRING => input,
-        _ => bail!(
-            "`predict --image` needs a signature with one DT_STRING input (encoded image bytes); '{key}' takes {}. \
-             Use `tfprobe run` to feed tensors instead",
-            validate::describe(&signature.inputs)
-        ),
-    };
-    let shape = if input.shape.rank() == Some(0) {
-        vec![]
+    let image = open::read_image(&args.image)?;
+    let options = args.image_options.options()?;
+    let text = if args.target.server.is_some() {
+        let config = args.target.config()?;
+        // Labels and preprocessing.json of a model on this machine, if one is named.
+        let local_model = match &args.model {
+            Some(dir) => Some(open::open_model(dir)?.info),
+            None => None,
+        };
+        let model_dir = local_model.as_ref().map(|model| model.path.clone());
+        runtime(1)?.block_on(async {
+            let target = ServerTarget::connect(&config)?;
+            let model = match target.model().await {
+                Ok(model) => model,
+                // Printing needs no server: fall back to the seed's signature.
+                Err(err) if args.printing() => {
+                    let key = args.image_options.input_key.clone().unwrap_or_else(|| "image_bytes".into());
+                    eprintln!("note: could not read the model's signatures ({err}); assuming input '{key}' takes encoded image bytes (DT_STRING, shape (-1))");
+                    encoded_image_model(&key)
+                }
+                Err(err) => return Err(anyhow::Error::new(err).context("asking the server for the model's signatures")),
+            };
+            let plan = plan(args, &model, options, model_dir.as_deref())?;
+            if args.printing() {
+                return printed_request(args, &config, &plan, image.bytes);
+            }
+            let origin = Origin::Server {
+                config: &config,
+                signature: &plan.signature_key,
+            };
+            predict_and_report(args, &target, &plan, image.bytes, model_dir, origin).await
+        })?
     } else {
-        vec![1]
-    };
-    let inputs: NamedTensors = [(
-        input.key.clone(),
-        Tensor::new(shape, TensorData::String(vec![image.clone()]))?,
-    )]
-    .into();
-    // The first run includes TensorFlow's one-time graph optimisation; time a second one too.
-    let started = Instant::now();
-    let outputs = backend.run(&key, inputs.clone(), &[])?;
-    let first_ms = started.elapsed().as_secs_f64() * 1e3;
-    let started = Instant::now();
-    let outputs = backend.run(&key, inputs, &[]).unwrap_or(outputs);
-    let run_ms = started.elapsed().as_secs_f64() * 1e3;
-    let text = if args.json {
-        row_format_json(&outputs)
-    } else {
-        table(
+        let dir = args
+            .model
+            .as_deref()
+            .context("--model DIR (or --server HOST:PORT) is required")?;
+        let target = LocalTarget::load(dir, &LoadOptions::default())?;
+        let model_dir = target.info().path.clone();
+        let plan = plan(args, target.info(), options, Some(&model_dir))?;
+        let origin = Origin::Local {
+            model_dir: model_dir.clone(),
+            load_ms: target.load_ms,
+        };
+        runtime(1)?.block_on(predict_and_report(
             args,
-            backend.model(),
-            input,
-            &key,
-            image.len(),
-            &outputs,
-            [load_ms, first_ms, run_ms],
-        )
+            &target,
+            &plan,
+            image.bytes,
+            Some(model_dir),
+            origin,
+        ))?
     };
-    crate::cli::print_stdout(&text)?;
+    crate::cli::output::print_stdout(&text)?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// The probabilities-like output: float, `[batch, classes]`, preferring the usual names.
-fn scores(outputs: &NamedTensors) -> Option<(&str, &[f32], usize)> {
-    let candidates =
-        outputs.iter().filter_map(
-            |(key, tensor)| match (&tensor.data, tensor.shape.as_slice()) {
-                (TensorData::Float(values), [_, classes]) if *classes > 0 && !values.is_empty() => {
-                    Some((key.as_str(), values.as_slice(), *classes as usize))
-                }
-                _ => None,
-            },
-        );
-    let all: Vec<_> = candidates.collect();
-    ["probabilities", "scores", "predictions", "logits"]
-        .iter()
-        .find_map(|name| all.iter().find(|(key, _, _)| key == name).copied())
-        .or_else(|| all.first().copied())
-}
-
-/// Labels from the model's assets: a `.txt` file with one line per class.
-fn labels(model: &SavedModelInfo, classes: usize) -> Option<(String, Vec<String>)> {
-    let mut assets: Vec<_> = model
-        .assets
-        .iter()
-        .filter(|asset| asset.relative_path.ends_with(".txt"))
-        .collect();
-    assets.sort_by_key(|asset| {
-        !asset.relative_path.contains("label") && !asset.relative_path.contains("imagenet")
-    });
-    assets.into_iter().find_map(|asset| {
-        let text =
-            std::fs::read_to_string(model.path.join("assets").join(&asset.relative_path)).ok()?;
-        let lines: Vec<String> = text
-            .lines()
-            .map(|line| line.trim_end().to_string())
-            .collect();
-        (lines.len() == classes).then(|| (asset.relative_path.clone(), lines))
-    })
-}
-
-#[allow(clippy::too_many_arguments)]
-fn table(
+fn plan(
     args: &PredictArgs,
     model: &SavedModelInfo,
-    input: &TensorInfoView,
-    key: &str,
-    image_bytes: usize,
-    outputs: &NamedTensors,
-    [load_ms, first_ms, run_ms]: [f64; 3],
-) -> String {
-    let mut text = format!(
-        "model:     {} (signature '{key}', input '{}')\n",
-        display(&model.path),
-        input.key
-    );
-    text += &format!(
-        "image:     {} ({image_bytes} bytes)\n",
-        display(&args.image)
-    );
-    match scores(outputs) {
-        Some((name, values, classes)) => {
-            let row = &values[..classes];
-            let labels = labels(model, classes);
-            if let Some((file, _)) = &labels {
-                text += &format!("labels:    assets/{file}\n");
-            }
-            let mut order: Vec<usize> = (0..classes).collect();
-            order.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
-            text += &format!(
-                "\n{:>4}  {:>6}  {:<32}  {}\n",
-                "rank", "class", "label", name
-            );
-            for (rank, &class) in order.iter().take(args.top_k).enumerate() {
-                let label = labels
-                    .as_ref()
-                    .map(|(_, lines)| lines[class].as_str())
-                    .unwrap_or("");
-                text += &format!(
-                    "{:>4}  {:>6}  {:<32}  {:.6}\n",
-                    rank + 1,
-                    class,
-                    label,
-                    row[class]
-                );
-            }
-            text.push('\n');
-        }
-        None => text.push('\n'),
-    }
-    text += &class_lines(outputs);
-    text += &format!(
-        "latency:   {run_ms:.2} ms (model run; the first run took {first_ms:.1} ms, loading {load_ms:.0} ms)\n"
-    );
-    text
+    options: tfprobe::imaging::ImageOptions,
+    model_dir: Option<&std::path::Path>,
+) -> Result<ImagePlan, WorkflowError> {
+    image_request::plan_for_model(
+        model,
+        args.signature_def.as_deref(),
+        options,
+        InputMode::Auto,
+        model_dir,
+    )
 }
 
-/// One `name: 968, 283` line per 0-D or 1-D int64 output (the predicted classes).
-pub fn class_lines(outputs: &NamedTensors) -> String {
+async fn predict_and_report<T: Target>(
+    args: &PredictArgs,
+    target: &T,
+    plan: &ImagePlan,
+    image_bytes: Vec<u8>,
+    model_dir: Option<PathBuf>,
+    origin: Origin<'_>,
+) -> anyhow::Result<String> {
+    let ranking = Ranking {
+        top_k: args.top_k,
+        output: args.output.clone(),
+        labels_file: args.labels.clone(),
+        model_dir,
+    };
+    let image_size_bytes = image_bytes.len();
+    let prediction = predict::predict_image(target, plan, Arc::new(image_bytes), &ranking).await?;
+    if args.json {
+        return Ok(predict_report::row_format_json(&prediction.answer.outputs));
+    }
+    let repeated = if args.repeat > 1 || args.warmup > 0 {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let run_plan = RunPlan {
+            requests: args.repeat.max(1),
+            warmup: args.warmup,
+            concurrency: 1,
+        };
+        let cancel = Arc::new(AtomicBool::new(false));
+        latency::run(target, &prediction.request, run_plan, cancel, tx)
+            .await
+            .context("repeated requests")?;
+        let mut samples = Vec::new();
+        while let Some(sample) = rx.recv().await {
+            samples.push(sample);
+        }
+        Some(latency::statistics(&samples))
+    } else {
+        None
+    };
+    let report = predict_report::Report {
+        origin,
+        image: &args.image,
+        image_size_bytes,
+        prediction: &prediction,
+        output: args.output.as_deref(),
+        repeated: repeated.as_ref(),
+        warmup: args.warmup,
+    };
+    Ok(report.text())
+}
+
+/// `--print-curl`, `--print-grpcurl`, `--print-python`: the request, runnable as printed.
+fn printed_request(
+    args: &PredictArgs,
+    config: &ClientConfig,
+    plan: &ImagePlan,
+    image_bytes: Vec<u8>,
+) -> anyhow::Result<String> {
+    let request = plan.request(&image_bytes)?;
+    let mut config = config.clone();
+    config.signature = Some(request.signature_key.clone());
     let mut text = String::new();
-    for (name, tensor) in outputs {
-        if let TensorData::Int64(values) = &tensor.data
-            && !values.is_empty()
-            && tensor.shape.len() <= 1
-        {
-            let classes: Vec<String> = values.iter().map(i64::to_string).collect();
-            text += &format!("{name}: {}\n", classes.join(", "));
-        }
+    if args.print_curl {
+        text += &snippets::curl(&config, &request.inputs);
     }
-    text
+    if args.print_grpcurl {
+        text += &snippets::grpcurl(&config, &request.inputs);
+    }
+    if args.print_python {
+        text += &snippets::python(&config, &request.inputs);
+    }
+    if text.is_empty() {
+        bail!("nothing to print");
+    }
+    Ok(text)
 }
 
-fn display(path: &Path) -> String {
-    path.display().to_string()
-}
-
-/// TF Serving's row-format REST response (`{"predictions": [...]}`), written by the
-/// server's own JSON code so `predict --json` diffs cleanly against a server's answer.
-/// Falls back to the columnar `{"outputs": ...}` when the outputs share no batch dimension.
-pub fn row_format_json(outputs: &NamedTensors) -> String {
-    use tfprobe::server::json::{Format, outputs_json};
-    outputs_json(outputs, Format::Row)
-        .or_else(|_| outputs_json(outputs, Format::Columnar))
-        .unwrap_or_else(|err| {
-            format!(
-                "{{\n    \"error\": {}\n}}\n",
-                serde_json::Value::from(err.to_string())
-            )
-        })
+/// A model like the seed's ResNet: `serving_default` with one DT_STRING input of shape
+/// (-1), assumed when printing a request for a server that cannot be reached.
+fn encoded_image_model(input_key: &str) -> SavedModelInfo {
+    let signature = SignatureInfo {
+        key: signature::DEFAULT_SIGNATURE_KEY.into(),
+        method_name: "tensorflow/serving/predict".into(),
+        inputs: vec![TensorInfoView {
+            key: input_key.to_string(),
+            dtype: DType::STRING,
+            shape: Shape::from_sizes(&[-1]),
+            name: String::new(),
+        }],
+        outputs: Vec::new(),
+    };
+    SavedModelInfo {
+        meta_graphs: vec![tfprobe::model::MetaGraphInfo {
+            tags: vec!["serve".into()],
+            signatures: vec![signature],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
 }

@@ -148,7 +148,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             })
             .collect()
     };
-    crate::cli::print_stdout(&text)?;
+    crate::cli::output::print_stdout(&text)?;
     Ok(ExitCode::SUCCESS)
 }
 

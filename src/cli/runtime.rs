@@ -104,7 +104,7 @@ fn status(no_load: bool) -> anyhow::Result<ExitCode> {
             text += &format!(
                 "To get it: tfprobe runtime install   (TensorFlow {DEFAULT_VERSION}, CPU)\n"
             );
-            crate::cli::print_stdout(&text)?;
+            crate::cli::output::print_stdout(&text)?;
             return Ok(ExitCode::FAILURE);
         }
     };
@@ -129,12 +129,12 @@ fn status(no_load: bool) -> anyhow::Result<ExitCode> {
             }
             Err(err) => {
                 text += &format!("  loaded:    FAILED: {err}\n");
-                crate::cli::print_stdout(&text)?;
+                crate::cli::output::print_stdout(&text)?;
                 return Ok(ExitCode::FAILURE);
             }
         }
     }
-    crate::cli::print_stdout(&text)?;
+    crate::cli::output::print_stdout(&text)?;
     Ok(ExitCode::SUCCESS)
 }
 

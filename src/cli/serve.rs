@@ -7,10 +7,10 @@ use clap::Args;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
-use tfprobe::runtime::{Backend, LoadOptions, TfBackend};
+use tfprobe::runtime::LoadOptions;
 use tfprobe::server::{self, Loader, ModelSource, ServerConfig, TlsSettings};
+use tfprobe::workflow;
 
 /// Flags of TF Serving's `tensorflow_model_server`, plus tfprobe's own.
 #[derive(Args, Debug)]
@@ -190,9 +190,7 @@ fn tensorflow_loader(args: &ServeArgs) -> Loader {
         inter_op_threads: nonzero(args.tensorflow_inter_op_parallelism),
         ..LoadOptions::default()
     };
-    Arc::new(move |dir| {
-        TfBackend::load(dir, &options).map(|backend| Arc::new(backend) as Arc<dyn Backend>)
-    })
+    workflow::serve::tensorflow_loader(options)
 }
 
 fn init_logging() {
@@ -216,15 +214,6 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             "--enable_batching is accepted but ignored: tfprobe runs each request on its own"
         );
     }
-    // Fail fast, with the way to fix it, when TensorFlow itself is missing.
-    let runtime = tfprobe::runtime::library::ensure_loaded()
-        .context("cannot serve without the TensorFlow runtime")?;
-    tracing::info!(
-        "TensorFlow runtime {} from {}",
-        runtime.version,
-        runtime.location.dir.display()
-    );
-
     let mut config = ServerConfig::new(models, tensorflow_loader(args));
     config.host = args.host;
     config.grpc_port = Some(args.port);
@@ -261,7 +250,19 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let tokio = builder.build().context("cannot start the async runtime")?;
     tokio.block_on(async move {
-        let server = server::start(config).await?;
+        // Loads TensorFlow first: a missing runtime fails at once, with the way to fix it.
+        let server = workflow::serve::start(config)
+            .await
+            .map_err(|err| {
+                let runtime = matches!(err, workflow::WorkflowError::Runtime(_));
+                let err = anyhow::Error::new(err);
+                if runtime {
+                    err.context("cannot serve without the TensorFlow runtime")
+                } else {
+                    err
+                }
+            })?
+            .handle;
         if !server.ready() {
             for model in server.models() {
                 for version in model

@@ -68,6 +68,6 @@ pub fn run(args: &ShowArgs) -> anyhow::Result<ExitCode> {
             }
         }
     };
-    crate::cli::print_stdout(&text)?;
+    crate::cli::output::print_stdout(&text)?;
     Ok(ExitCode::SUCCESS)
 }

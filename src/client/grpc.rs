@@ -150,6 +150,11 @@ impl GrpcClient {
         &self.config
     }
 
+    /// Which signature later calls name (clones share the connection).
+    pub(crate) fn set_signature(&mut self, signature: Option<String>) {
+        self.config.signature = signature;
+    }
+
     fn request<T>(&self, message: T) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
         *request.metadata_mut() = self.metadata.clone();

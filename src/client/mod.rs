@@ -61,6 +61,16 @@ impl Client {
             Client::Grpc(client) => client.config(),
         }
     }
+
+    /// The same connection asking for another signature (`None`: the server's default).
+    pub fn with_signature(&self, signature: Option<String>) -> Client {
+        let mut client = self.clone();
+        match &mut client {
+            Client::Rest(client) => client.set_signature(signature),
+            Client::Grpc(client) => client.set_signature(signature),
+        }
+        client
+    }
 }
 
 impl ModelClient for Client {

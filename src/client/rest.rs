@@ -129,6 +129,11 @@ impl RestClient {
         &self.config
     }
 
+    /// Which signature later calls name (clones share the connection).
+    pub(crate) fn set_signature(&mut self, signature: Option<String>) {
+        self.config.signature = signature;
+    }
+
     /// The URL of `:predict`.
     pub fn predict_url(&self) -> String {
         format!("{}:predict", self.model_url)

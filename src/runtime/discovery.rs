@@ -2,7 +2,7 @@
 //!
 //! Order (the first hit wins):
 //! 1. the `--tf-lib DIR` flag ([`set_tf_lib_override`]),
-//! 2. the `TENSORFLOW_DIR` environment variable,
+//! 2. the `TENSORFLOW_DIR` environment variable (the user's: [`user_tensorflow_dir`]),
 //! 3. tfprobe's cache (`$XDG_CACHE_HOME/tfprobe/tensorflow-<version>/`, else
 //!    `~/.cache/tfprobe/...`), filled by `tfprobe runtime install`,
 //! 4. the `tensorflow` package of the `python3` on `PATH` (located without importing it).
@@ -11,12 +11,15 @@
 //! `libtensorflow_framework.so.2`. A directory that only holds the wheel's names
 //! (`libtensorflow_cc.so.2`, `libtensorflow_framework.so.2`, as a Python install does) gets
 //! a directory of symlinks under the cache, so the library is used in place.
+//!
+//! [`loader_dir`] predicts, without loading anything, the directory this order will pick,
+//! for `TENSORFLOW_DIR` at start-up (see [`super::library`]).
 
 use super::RuntimeError;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 /// The TensorFlow version `tfprobe runtime install` fetches by default.
 pub const DEFAULT_VERSION: &str = "2.21.0";
@@ -31,7 +34,36 @@ pub const FRAMEWORK_LINK: &str = "libtensorflow_framework.so";
 /// Written last into an installed runtime directory; holds the version.
 pub const MARKER_FILE: &str = "tfprobe-runtime.txt";
 
+/// Set beside `TENSORFLOW_DIR` when tfprobe points that at the runtime, holding the same
+/// value: a child process that inherits both can tell tfprobe's setting from the user's.
+pub const SET_TENSORFLOW_DIR_MARKER: &str = "TFPROBE_SET_TENSORFLOW_DIR";
+
 static TF_LIB_OVERRIDE: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// The user's `TENSORFLOW_DIR` as it was before tfprobe changed it at start-up.
+static USER_TENSORFLOW_DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
+
+/// Remembers the user's `TENSORFLOW_DIR` before it is changed (the first call wins).
+pub(crate) fn remember_user_tensorflow_dir() {
+    USER_TENSORFLOW_DIR.get_or_init(read_user_tensorflow_dir);
+}
+
+/// The `TENSORFLOW_DIR` the user set, not one tfprobe set for the tensorflow crate (in this
+/// process or in a tfprobe parent process).
+pub fn user_tensorflow_dir() -> Option<PathBuf> {
+    match USER_TENSORFLOW_DIR.get() {
+        Some(remembered) => remembered.clone(),
+        None => read_user_tensorflow_dir(),
+    }
+}
+
+fn read_user_tensorflow_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("TENSORFLOW_DIR").filter(|dir| !dir.is_empty())?;
+    if std::env::var_os(SET_TENSORFLOW_DIR_MARKER).as_deref() == Some(dir.as_os_str()) {
+        return None;
+    }
+    Some(PathBuf::from(dir))
+}
 
 /// Sets the directory given with `--tf-lib` (it wins over everything else).
 pub fn set_tf_lib_override(dir: Option<PathBuf>) {
@@ -133,12 +165,8 @@ pub fn discover() -> Result<RuntimeLocation, RuntimeError> {
     if let Some(dir) = tf_lib_override() {
         return explicit_dir(&dir, RuntimeSource::Flag, "--tf-lib");
     }
-    if let Some(dir) = std::env::var_os("TENSORFLOW_DIR").filter(|dir| !dir.is_empty()) {
-        return explicit_dir(
-            Path::new(&dir),
-            RuntimeSource::EnvTensorflowDir,
-            "TENSORFLOW_DIR",
-        );
+    if let Some(dir) = user_tensorflow_dir() {
+        return explicit_dir(&dir, RuntimeSource::EnvTensorflowDir, "TENSORFLOW_DIR");
     }
     if let Some(found) = find_in_cache() {
         return Ok(found);
@@ -149,6 +177,25 @@ pub fn discover() -> Result<RuntimeLocation, RuntimeError> {
     Err(RuntimeError::LibraryNotFound {
         how_to_fix: how_to_get_runtime(),
     })
+}
+
+/// The directory [`discover`] will pick, for the tensorflow crate's `TENSORFLOW_DIR`:
+/// `tf_lib` (the flag, not yet stored when this runs at start-up), the user's
+/// `TENSORFLOW_DIR`, the cache, `python3` only when `ask_python` (it costs a Python
+/// start-up), else the directory `tfprobe runtime install` fills, so that an install
+/// made later in this process loads. `None` when a named directory is unusable (discovery
+/// then reports it) or there is no cache directory.
+pub fn loader_dir(tf_lib: Option<&Path>, ask_python: bool) -> Option<PathBuf> {
+    if let Some(dir) = tf_lib.map(Path::to_path_buf).or_else(user_tensorflow_dir) {
+        return usable_dir(&dir).ok().flatten();
+    }
+    if let Some(found) = find_in_cache() {
+        return Some(found.dir);
+    }
+    if ask_python && let Some(found) = find_in_python("python3") {
+        return Some(found.dir);
+    }
+    Some(cache_dir_for(&cache_root()?, DEFAULT_VERSION))
 }
 
 /// A directory the user named: it must be usable, never silently skipped.

@@ -2,9 +2,9 @@
 //! commands the panels emit, and hands them to `handlers.rs`. Nothing here blocks.
 
 use super::command::{Command, Commands};
+use super::effects::Tasks;
+use super::panels::{connect, latency, model_tree, predict, server};
 use super::state::{AppState, NoticeLevel, Persisted, Tab, ThemeChoice};
-use super::tasks::Tasks;
-use super::{connect_ui, latency_ui, model_tree_ui, predict_ui, server_ui};
 use egui::{Key, KeyboardShortcut, Modifiers, RichText, Ui};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -85,7 +85,7 @@ impl TfprobeApp {
 
     /// The CSV export of a latency run (one row per request).
     pub fn latency_csv(latency: &super::state::LatencyState) -> String {
-        latency_ui::csv(latency)
+        crate::workflow::latency::csv(&latency.samples)
     }
 
     /// Runs queued commands (tests call this after pushing one).
@@ -242,7 +242,7 @@ impl TfprobeApp {
     fn status_bar(&mut self, ui: &mut Ui) {
         let state = &self.state;
         ui.horizontal(|ui| {
-            server_ui::phase_badges(ui, state);
+            server::phase_badges(ui, state);
             ui.separator();
             ui.label(RichText::new(state.target_title()).small());
             if let Some(busy) = &state.loading {
@@ -295,15 +295,15 @@ impl TfprobeApp {
                 egui::ScrollArea::vertical()
                     .id_salt("try_it")
                     .auto_shrink([false, false])
-                    .show(ui, |ui| predict_ui::show(ui, state, commands));
+                    .show(ui, |ui| predict::show(ui, state, commands));
             }
-            Tab::Latency => latency_ui::show(ui, state, commands),
-            Tab::Server => server_ui::show(ui, state, commands),
+            Tab::Latency => latency::show(ui, state, commands),
+            Tab::Server => server::show(ui, state, commands),
         }
     }
 
     fn windows(&mut self, ctx: &egui::Context) {
-        connect_ui::show(ctx, &mut self.state, &mut self.commands);
+        connect::show(ctx, &mut self.state, &mut self.commands);
         let mut open = self.state.show_shortcuts;
         egui::Window::new("Keyboard shortcuts")
             .open(&mut open)
@@ -432,7 +432,7 @@ impl eframe::App for TfprobeApp {
             .default_size(380.0)
             .min_size(240.0)
             .show(ui, |ui| {
-                model_tree_ui::show(ui, &mut self.state, &mut self.commands);
+                model_tree::show(ui, &mut self.state, &mut self.commands);
             });
         egui::CentralPanel::default().show(ui, |ui| self.central(ui));
         self.windows(&ctx);

@@ -1,8 +1,7 @@
 //! What the user asked for. Panels push commands while rendering; the app applies
 //! them after the frame's UI is built, starting background tasks where needed.
 
-use super::server_tls::PemFile;
-use super::state::{ConnectionSettings, TargetChoice};
+use super::state::{ConnectionSettings, PemFile, TargetChoice};
 use std::path::PathBuf;
 use std::sync::Arc;
 

@@ -2,25 +2,24 @@
 //! it with the embedded server or connect to a remote one, classify dropped images
 //! and chart request latencies.
 //!
-//! Architecture: panels (`*_ui.rs`) only render [`state::AppState`] and push
-//! [`command::Command`]s; `handlers.rs` applies them, starting background work on the
-//! app's own tokio runtime ([`tasks`], [`requests`]), whose results come back as
-//! events over a channel followed by `ctx.request_repaint()`.
+//! Architecture (one way, checked by the layering test):
+//! - [`state`]: what the app knows; imports nothing else of the app.
+//! - [`command`]: what the user asked for.
+//! - `panels/`: render the state and push commands; they start no work.
+//! - `handlers/`: apply commands and background events to the state, asking
+//!   `effects/` for work. The only place that changes state outside widget edits.
+//! - [`effects`]: background work on the app's own tokio runtime, through the
+//!   workflow layer; results come back as events, each followed by
+//!   `ctx.request_repaint()`. Effects never touch panels.
+//! - [`app`]: the eframe app that wires them together each frame.
 
 pub mod app;
 pub mod command;
-mod connect_ui;
+pub mod effects;
 mod handlers;
-mod latency_ui;
 pub mod log;
-mod model_tree_ui;
-mod predict_ui;
-pub mod requests;
-pub mod server_tls;
-mod server_ui;
+mod panels;
 pub mod state;
-pub mod tasks;
-mod widgets;
 
 pub use app::{LaunchOptions, TfprobeApp};
 

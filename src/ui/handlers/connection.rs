@@ -1,13 +1,13 @@
 //! Connections to remote servers: the connect dialog, testing and connecting,
 //! saved connections, and the answers coming back.
 
-use super::default_model_name;
 use crate::client::VersionState;
 use crate::model::SavedModelInfo;
 use crate::ui::app::TfprobeApp;
 use crate::ui::command::Command;
-use crate::ui::requests::validate;
 use crate::ui::state::{ConnectionSettings, NoticeLevel, RemoteModel, TargetChoice, TreeSource};
+use crate::workflow::WorkflowError;
+use crate::workflow::open::default_model_name;
 
 impl TfprobeApp {
     pub(super) fn show_connect(&mut self) {
@@ -28,7 +28,7 @@ impl TfprobeApp {
     /// are valid.
     pub(super) fn start_connection(&mut self, settings: ConnectionSettings, connect: bool) {
         let state = &mut self.state;
-        if let Err(message) = validate(&settings) {
+        if let Err(message) = settings.validate() {
             state.connect.result = Some(Err(message));
             return;
         }
@@ -65,7 +65,7 @@ impl TfprobeApp {
         state.target = TargetChoice::Embedded;
     }
 
-    pub(super) fn connection_tested(&mut self, seq: u64, result: Result<String, String>) {
+    pub(super) fn connection_tested(&mut self, seq: u64, result: Result<String, WorkflowError>) {
         let state = &mut self.state;
         if seq == state.connect.seq {
             state.connect.testing = false;
@@ -74,7 +74,7 @@ impl TfprobeApp {
                     .persisted
                     .add_recent_host(state.connect.draft.host.trim().to_string());
             }
-            state.connect.result = Some(result);
+            state.connect.result = Some(result.map_err(|err| err.to_string()));
         }
     }
 
@@ -82,7 +82,7 @@ impl TfprobeApp {
         &mut self,
         seq: u64,
         settings: ConnectionSettings,
-        result: Result<(SavedModelInfo, Vec<VersionState>), String>,
+        result: Result<(SavedModelInfo, Vec<VersionState>), WorkflowError>,
     ) {
         let state = &mut self.state;
         if seq != state.connect.seq {
@@ -110,7 +110,7 @@ impl TfprobeApp {
                 state.connect.result = None;
                 self.commands.push(Command::PredictAll);
             }
-            Err(message) => state.connect.result = Some(Err(message)),
+            Err(err) => state.connect.result = Some(Err(err.to_string())),
         }
     }
 }

@@ -2,9 +2,9 @@
 //! coming back, and exporting the results as CSV or a PNG of the chart.
 
 use crate::ui::app::TfprobeApp;
-use crate::ui::requests::LatencyJob;
+use crate::ui::effects::{LatencyJob, SaveKind};
 use crate::ui::state::{LatencyState, NoticeLevel, Sample, Tab};
-use crate::ui::tasks::{Event, SaveKind};
+use crate::workflow::WorkflowError;
 use egui_plot::PlotPoint;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,9 +17,9 @@ impl TfprobeApp {
             return;
         }
         let settings = self.state.persisted.latency.clone();
-        let (Some(signature), Some(mut config), true) = (
-            crate::ui::predict_ui::chosen_signature(&self.state),
-            self.target_config(settings.protocol),
+        let (Some(Ok(signature)), Some(config), true) = (
+            self.state.chosen_signature().map(|chosen| chosen.cloned()),
+            self.state.target_config(settings.protocol),
             self.state.target_ready(),
         ) else {
             self.state.notify(
@@ -28,7 +28,6 @@ impl TfprobeApp {
             );
             return;
         };
-        config.signature = Some(signature.key.clone());
         let bytes = self
             .state
             .predict
@@ -52,7 +51,7 @@ impl TfprobeApp {
             signature,
             settings: self.state.persisted.predict.clone(),
             bytes,
-            model_dir: self.model_dir(),
+            model_dir: self.state.target_model_dir(),
             requests: settings.requests,
             warmup: settings.warmup,
             concurrency: settings.concurrency,
@@ -96,50 +95,36 @@ impl TfprobeApp {
             .unwrap_or_default();
     }
 
-    pub(super) fn latency_done(&mut self, run: u64, first_error: Option<String>, elapsed_s: f64) {
+    pub(super) fn latency_done(
+        &mut self,
+        run: u64,
+        first_error: Option<WorkflowError>,
+        elapsed_s: f64,
+    ) {
         let latency = &mut self.state.latency;
         if run == latency.run_id {
             latency.running = false;
             latency.cancel = None;
             latency.elapsed_s = elapsed_s;
-            latency.first_error = first_error;
+            latency.first_error = first_error.map(|err| err.to_string());
         }
     }
 
     pub(super) fn export(&mut self, kind: SaveKind, path: PathBuf) {
-        let reporter = self.tasks.reporter();
         match kind {
             SaveKind::Csv => {
-                let text = crate::ui::latency_ui::csv(&self.state.latency);
-                self.tasks.spawn_blocking(move || {
-                    let (error, text) = match std::fs::write(&path, text) {
-                        Ok(()) => (false, format!("Saved {}", path.display())),
-                        Err(err) => (true, format!("Cannot write {}: {err}", path.display())),
-                    };
-                    reporter.send(Event::Notice { error, text });
-                });
+                let text = crate::workflow::latency::csv(&self.state.latency.samples);
+                self.tasks.save_text(path, text);
             }
             SaveKind::Png => {
                 let Some(rect) = self.state.latency.chart_rect else {
                     return;
                 };
                 let pixels_per_point = self.ctx.pixels_per_point();
+                let saver = self.tasks.png_saver();
                 self.ctx.request_screenshot(move |image| {
                     let region = image.region(&rect, Some(pixels_per_point));
-                    let (width, height) = (region.size[0] as u32, region.size[1] as u32);
-                    let saved = image::RgbaImage::from_raw(width, height, region.as_raw().to_vec())
-                        .ok_or_else(|| "the screenshot had an unexpected size".to_string())
-                        .and_then(|rgba| rgba.save(&path).map_err(|err| err.to_string()));
-                    reporter.send(match saved {
-                        Ok(()) => Event::Notice {
-                            error: false,
-                            text: format!("Saved {}", path.display()),
-                        },
-                        Err(err) => Event::Notice {
-                            error: true,
-                            text: format!("Cannot save {}: {err}", path.display()),
-                        },
-                    });
+                    saver.save(path, region.size, region.as_raw().to_vec());
                 });
             }
         }

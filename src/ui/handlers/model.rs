@@ -1,11 +1,11 @@
 //! Opening and closing SavedModels: the folder picker, opening a path, and the
 //! opened model (or its error) coming back.
 
-use super::default_model_name;
-use crate::model::SavedModelInfo;
 use crate::ui::app::TfprobeApp;
 use crate::ui::command::Command;
 use crate::ui::state::{Busy, LocalModel, NoticeLevel, ServerPhase, TreeSource};
+use crate::workflow::WorkflowError;
+use crate::workflow::open::{OpenedModel, default_model_name};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -53,7 +53,7 @@ impl TfprobeApp {
         &mut self,
         seq: u64,
         opened: PathBuf,
-        result: Result<(SavedModelInfo, f64), String>,
+        result: Result<OpenedModel, WorkflowError>,
     ) {
         let state = &mut self.state;
         state.finish_open(seq);
@@ -62,7 +62,10 @@ impl TfprobeApp {
         }
         state.model_seq = seq;
         match result {
-            Ok((info, load_ms)) => {
+            Ok(OpenedModel {
+                info,
+                read_ms: load_ms,
+            }) => {
                 tracing::info!("opened {} in {load_ms:.0} ms", opened.display());
                 let title = format!("tfprobe — {}", default_model_name(&info));
                 self.ctx
@@ -88,7 +91,7 @@ impl TfprobeApp {
                     self.commands.push(Command::StartServer);
                 }
             }
-            Err(message) => state.model_error = Some(message),
+            Err(err) => state.model_error = Some(err.to_string()),
         }
     }
 }

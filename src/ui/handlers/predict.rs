@@ -1,9 +1,11 @@
 //! The Try-it tab: adding images, sending each to the current target, and the
 //! thumbnails and predictions coming back.
 
+use crate::imaging::ImageError;
 use crate::ui::app::TfprobeApp;
-use crate::ui::requests::PredictJob;
+use crate::ui::effects::PredictJob;
 use crate::ui::state::{PredictItem, PredictOutcome, PredictStatus, Tab};
+use crate::workflow::WorkflowError;
 use std::sync::Arc;
 
 impl TfprobeApp {
@@ -42,19 +44,32 @@ impl TfprobeApp {
 
     /// Sends image `id` to the current target, or marks it waiting for one.
     pub(super) fn predict(&mut self, id: u64) {
-        let signature = crate::ui::predict_ui::chosen_signature(&self.state);
-        let config = self.target_config(self.state.persisted.predict.protocol);
-        let model_dir = self.model_dir();
+        let signature = self.state.chosen_signature().map(|chosen| chosen.cloned());
+        let config = self
+            .state
+            .target_config(self.state.persisted.predict.protocol);
+        let model_dir = self.state.target_model_dir();
         let ready = self.state.target_ready();
         let settings = self.state.persisted.predict.clone();
         let Some(item) = item_mut(&mut self.state.predict.items, id) else {
             return;
         };
-        let (Some(signature), Some(mut config), true) = (signature, config, ready) else {
+        let signature = match signature {
+            Some(Ok(signature)) => signature,
+            // Several signatures and none chosen: say so, and how to choose.
+            Some(Err(err)) => {
+                item.status = PredictStatus::Failed(err.to_string());
+                return;
+            }
+            None => {
+                item.status = PredictStatus::Waiting;
+                return;
+            }
+        };
+        let (Some(config), true) = (config, ready) else {
             item.status = PredictStatus::Waiting;
             return;
         };
-        config.signature = Some(signature.key.clone());
         item.status = PredictStatus::Running;
         let job = PredictJob {
             id,
@@ -67,7 +82,11 @@ impl TfprobeApp {
         self.tasks.predict(job);
     }
 
-    pub(super) fn thumbnail_ready(&mut self, id: u64, result: Result<egui::ColorImage, String>) {
+    pub(super) fn thumbnail_ready(
+        &mut self,
+        id: u64,
+        result: Result<egui::ColorImage, ImageError>,
+    ) {
         let Some(item) = item_mut(&mut self.state.predict.items, id) else {
             return;
         };
@@ -79,14 +98,14 @@ impl TfprobeApp {
                     egui::TextureOptions::LINEAR,
                 ))
             }
-            Err(message) => item.status = PredictStatus::Failed(message),
+            Err(err) => item.status = PredictStatus::Failed(err.to_string()),
         }
     }
 
     pub(super) fn predicted(
         &mut self,
         id: u64,
-        result: Result<PredictOutcome, String>,
+        result: Result<PredictOutcome, WorkflowError>,
         curl: Option<String>,
     ) {
         let state = &mut self.state;
@@ -101,7 +120,7 @@ impl TfprobeApp {
         }
         item.status = match result {
             Ok(outcome) => PredictStatus::Done(Box::new(outcome)),
-            Err(message) => PredictStatus::Failed(message),
+            Err(err) => PredictStatus::Failed(err.to_string()),
         };
     }
 }

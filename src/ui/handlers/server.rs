@@ -1,18 +1,16 @@
-//! The embedded server and its TensorFlow runtime: starting, stopping,
-//! installing the runtime, the server's state coming back, and the client
-//! settings that reach the current target (embedded or remote).
+//! The embedded server and its TensorFlow runtime: starting, stopping, installing
+//! the runtime, and the server's state coming back.
 
-use super::default_model_name;
-use crate::client::{ClientConfig, Protocol};
 use crate::server::ModelStatus;
 use crate::ui::app::TfprobeApp;
 use crate::ui::command::Command;
-use crate::ui::requests::client_config;
-use crate::ui::server_tls::PemFile;
-use crate::ui::state::{NoticeLevel, PredictStatus, RuntimeState, ServerPhase, Tab, TargetChoice};
-use crate::ui::tasks::{ServerRequest, ServerStarted};
+use crate::ui::state::{
+    NoticeLevel, PemFile, PredictStatus, RuntimeState, ServerPhase, Tab, TargetChoice,
+};
+use crate::workflow::WorkflowError;
+use crate::workflow::serve::EmbeddedServer;
+use crate::workflow::target::EmbeddedEndpoints;
 use std::path::PathBuf;
-use std::time::Duration;
 
 impl TfprobeApp {
     pub(super) fn start_server(&mut self) {
@@ -40,25 +38,17 @@ impl TfprobeApp {
                 return;
             }
         };
-        let model_name = if settings.model_name.trim().is_empty() {
-            default_model_name(&local.info)
-        } else {
-            settings.model_name.trim().to_string()
-        };
-        let request = ServerRequest {
-            model_name,
+        let server = EmbeddedServer {
             host: settings.host.clone(),
             grpc_port: settings.grpc_port,
             rest_port: settings.rest_port,
-            version_dir: local.info.path.clone(),
-            base_path: local.info.base_path.clone(),
-            version: local.info.version,
             tls,
+            ..EmbeddedServer::for_model(&local.info, &settings.model_name)
         };
         state.server.phase = ServerPhase::Starting;
         state.server.models.clear();
         state.target = TargetChoice::Embedded;
-        self.tasks.start_server(request);
+        self.tasks.start_server(server);
     }
 
     pub(super) fn stop_server(&mut self) {
@@ -89,23 +79,19 @@ impl TfprobeApp {
         state.server.runtime = runtime;
     }
 
-    pub(super) fn server_started(&mut self, started: ServerStarted) {
-        let ServerStarted {
-            rest,
-            grpc,
-            model_name,
-            tls_cert,
-        } = started;
-        let tls = if tls_cert.is_some() { ", TLS" } else { "" };
-        tracing::info!(
-            "embedded server for '{model_name}' listening (REST {rest:?}, gRPC {grpc:?}{tls})"
-        );
-        self.state.server.phase = ServerPhase::Running {
-            rest,
-            grpc,
-            model_name,
-            tls_cert,
+    pub(super) fn server_started(&mut self, endpoints: EmbeddedEndpoints) {
+        let tls = if endpoints.tls_cert.is_some() {
+            ", TLS"
+        } else {
+            ""
         };
+        tracing::info!(
+            "embedded server for '{}' listening (REST {:?}, gRPC {:?}{tls})",
+            endpoints.model_name,
+            endpoints.rest,
+            endpoints.grpc
+        );
+        self.state.server.phase = ServerPhase::Running(endpoints);
     }
 
     /// A file picker of a PEM field answered.
@@ -120,10 +106,13 @@ impl TfprobeApp {
         }
     }
 
-    pub(super) fn server_failed(&mut self, error: String) {
+    pub(super) fn server_failed(&mut self, error: WorkflowError) {
         let state = &mut self.state;
-        state.server.phase = ServerPhase::Failed { error };
-        if matches!(state.server.runtime, RuntimeState::Missing { .. }) {
+        let runtime_missing = error.is_runtime_missing();
+        state.server.phase = ServerPhase::Failed {
+            error: error.to_string(),
+        };
+        if runtime_missing || matches!(state.server.runtime, RuntimeState::Missing { .. }) {
             state.persisted.tab = Tab::Server;
         }
     }
@@ -150,52 +139,5 @@ impl TfprobeApp {
     pub(super) fn server_stopped(&mut self) {
         self.state.server.phase = ServerPhase::Stopped;
         self.state.server.models.clear();
-    }
-
-    /// The client settings of the current target.
-    pub(super) fn target_config(&self, protocol: Protocol) -> Option<ClientConfig> {
-        match self.state.target {
-            TargetChoice::Embedded => {
-                let ServerPhase::Running {
-                    rest,
-                    grpc,
-                    model_name,
-                    tls_cert,
-                } = &self.state.server.phase
-                else {
-                    return None;
-                };
-                let (addr, protocol) = match (protocol, rest, grpc) {
-                    (Protocol::Grpc, _, Some(grpc)) => (*grpc, Protocol::Grpc),
-                    (_, Some(rest), _) => (*rest, Protocol::Rest),
-                    (_, None, Some(grpc)) => (*grpc, Protocol::Grpc),
-                    (_, None, None) => return None,
-                };
-                let host = crate::ui::server_ui::reachable(addr);
-                let mut config = ClientConfig::parse_target(&host, protocol)
-                    .ok()?
-                    .with_model(model_name.clone());
-                config.timeout = Duration::from_secs(60);
-                config.tls = tls_cert.as_deref().map(crate::ui::server_tls::client_tls);
-                Some(config)
-            }
-            TargetChoice::Remote => self
-                .state
-                .remote
-                .as_ref()
-                .map(|remote| client_config(&remote.settings)),
-        }
-    }
-
-    /// The SavedModel folder of the current target, when it is on this machine.
-    pub(super) fn model_dir(&self) -> Option<PathBuf> {
-        match self.state.target {
-            TargetChoice::Embedded => self
-                .state
-                .local
-                .as_ref()
-                .map(|local| local.info.path.clone()),
-            TargetChoice::Remote => None,
-        }
     }
 }

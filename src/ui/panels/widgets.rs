@@ -1,8 +1,8 @@
 //! Small shared widgets: chips, copyable values, state badges. Colours come from
 //! the current visuals, so light and dark themes both work.
 
-use super::command::{Command, Commands};
-use super::server_tls::PemFile;
+use crate::ui::command::{Command, Commands};
+use crate::ui::state::PemFile;
 use egui::{Color32, Frame, Margin, RichText, Sense, Ui};
 
 /// How a badge or chip is tinted.

@@ -2,10 +2,10 @@
 //! (warm-up marked, p50/p90/p99 lines) or a histogram, with the statistics table,
 //! cancel, and CSV/PNG export.
 
-use super::command::{Command, Commands};
-use super::state::{AppState, LatencyState};
 use crate::client::Protocol;
 use crate::client::stats::LatencySnapshot;
+use crate::ui::command::{Command, Commands};
+use crate::ui::state::{AppState, LatencyState};
 use egui::{Color32, RichText, Ui, Visuals};
 use egui_plot::{Bar, BarChart, HLine, Legend, LineStyle, Plot, PlotPoints, Points, VLine};
 
@@ -13,7 +13,7 @@ use egui_plot::{Bar, BarChart, HLine, Legend, LineStyle, Plot, PlotPoints, Point
 const BINS: usize = 40;
 
 pub fn show(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
-    super::predict_ui::target_row(ui, state, commands);
+    super::predict::target_row(ui, state, commands);
     ui.separator();
     controls(ui, state, commands);
     ui.separator();
@@ -299,19 +299,4 @@ fn stats_table(ui: &mut Ui, latency: &LatencyState) {
             .small()
             .weak(),
     );
-}
-
-/// The CSV export: one row per request.
-pub fn csv(latency: &LatencyState) -> String {
-    let mut text = String::from("request,phase,latency_ms,ok\n");
-    let mut samples = latency.samples.clone();
-    samples.sort_by_key(|sample| (!sample.warmup, sample.index));
-    for sample in samples {
-        let phase = if sample.warmup { "warmup" } else { "measured" };
-        match sample.latency_ms {
-            Some(ms) => text.push_str(&format!("{},{phase},{ms:.3},true\n", sample.index)),
-            None => text.push_str(&format!("{},{phase},,false\n", sample.index)),
-        }
-    }
-    text
 }

@@ -10,10 +10,10 @@ mod model;
 mod predict;
 mod server;
 
-use super::app::TfprobeApp;
-use super::command::Command;
-use super::state::NoticeLevel;
-use super::tasks::{Event, SaveKind};
+use crate::ui::app::TfprobeApp;
+use crate::ui::command::Command;
+use crate::ui::effects::{Event, SaveKind};
+use crate::ui::state::NoticeLevel;
 
 impl TfprobeApp {
     pub(crate) fn apply_commands(&mut self) {
@@ -71,7 +71,7 @@ impl TfprobeApp {
             } => self.model_opened(seq, opened, result),
             Event::OpenDone { seq } => self.state.finish_open(seq),
             Event::ImageLoaded { name, bytes } => self.add_image(name, bytes),
-            Event::PathRejected { message } => self.state.notify(NoticeLevel::Error, message),
+            Event::OpenFailed(err) => self.state.notify(NoticeLevel::Error, err.to_string()),
             Event::FolderPicked(path) => self.commands.push(Command::OpenPath(path)),
             Event::PemFilePicked { which, path } => self.pem_file_picked(which, path),
             Event::ConnectionTested { seq, result } => self.connection_tested(seq, result),
@@ -94,44 +94,8 @@ impl TfprobeApp {
                 elapsed_s,
             } => self.latency_done(run, first_error, elapsed_s),
             Event::SaveTargetPicked { kind, path } => self.export(kind, path),
-            Event::Notice { error, text } => self.state.notify(
-                if error {
-                    NoticeLevel::Error
-                } else {
-                    NoticeLevel::Info
-                },
-                text,
-            ),
+            Event::Saved(Ok(text)) => self.state.notify(NoticeLevel::Info, text),
+            Event::Saved(Err(err)) => self.state.notify(NoticeLevel::Error, err.to_string()),
         }
-    }
-}
-
-/// The name a model is served under by default: its base path's (or folder's) name.
-pub fn default_model_name(info: &crate::model::SavedModelInfo) -> String {
-    let folder = info.base_path.as_ref().unwrap_or(&info.path);
-    let name = folder
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let name: String = name
-        .chars()
-        .map(|c| {
-            if c == '/' || c == ':' || c.is_whitespace() {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect();
-    if name.is_empty() || name.chars().all(|c| c.is_ascii_digit()) {
-        // A bare version folder such as `1/`: use its parent's name.
-        info.path
-            .parent()
-            .and_then(|parent| parent.file_name())
-            .map(|name| name.to_string_lossy().replace([':', ' '], "_"))
-            .filter(|name| !name.is_empty())
-            .unwrap_or_else(|| "model".into())
-    } else {
-        name
     }
 }

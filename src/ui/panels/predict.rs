@@ -1,15 +1,15 @@
 //! The Try it tab: images in (drop or pick), the input mapping, and top-k classes
 //! out as labelled bars, with the raw outputs and the request's latency.
 
-use super::command::{Command, Commands};
-use super::requests::{checked_plan, image_options, plan_summary};
-use super::state::{
-    AppState, InputMode, PredictItem, PredictSettings, PredictStatus, ServerPhase, TargetChoice,
-};
 use super::widgets::{self, copy_button};
 use crate::client::Protocol;
 use crate::imaging::Normalization;
 use crate::model::SignatureInfo;
+use crate::ui::command::{Command, Commands};
+use crate::ui::state::{
+    AppState, InputMode, PredictItem, PredictSettings, PredictStatus, ServerPhase, TargetChoice,
+};
+use crate::workflow::signature;
 use egui::{RichText, Ui};
 
 pub fn show(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
@@ -92,40 +92,16 @@ pub fn target_row(ui: &mut Ui, state: &AppState, commands: &mut Commands) {
 }
 
 /// The signatures a request can run (not `__saved_model_init_op`).
-pub fn runnable_signatures(state: &AppState) -> Vec<SignatureInfo> {
+fn runnable_signatures(state: &AppState) -> Vec<SignatureInfo> {
     state
         .target_model()
-        .and_then(|info| info.serving_meta_graph())
-        .map(|graph| {
-            graph
-                .signatures
-                .iter()
-                .filter(|signature| !signature.key.starts_with("__"))
-                .cloned()
-                .collect()
-        })
+        .map(|model| signature::runnable_in(model).into_iter().cloned().collect())
         .unwrap_or_default()
-}
-
-/// The signature the settings name, else `serving_default`, else the first.
-pub fn chosen_signature(state: &AppState) -> Option<SignatureInfo> {
-    let signatures = runnable_signatures(state);
-    let wanted = state.persisted.predict.signature.as_str();
-    signatures
-        .iter()
-        .find(|signature| !wanted.is_empty() && signature.key == wanted)
-        .or_else(|| {
-            signatures
-                .iter()
-                .find(|signature| signature.key == "serving_default")
-        })
-        .or_else(|| signatures.first())
-        .cloned()
 }
 
 fn input_mapping(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
     let signatures = runnable_signatures(state);
-    let chosen = chosen_signature(state);
+    let chosen = state.chosen_signature().map(|chosen| chosen.cloned());
     let settings = &mut state.persisted.predict;
     let before = settings.clone();
     egui::CollapsingHeader::new("Input mapping")
@@ -137,10 +113,10 @@ fn input_mapping(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
                 .spacing([10.0, 4.0])
                 .show(ui, |ui| {
                     let label = ui.label("Signature");
-                    let selected = chosen
-                        .as_ref()
-                        .map(|signature| signature.key.clone())
-                        .unwrap_or_else(|| "—".into());
+                    let selected = match &chosen {
+                        Some(Ok(signature)) => signature.key.clone(),
+                        _ => "—".into(),
+                    };
                     egui::ComboBox::from_id_salt("signature")
                         .selected_text(selected)
                         .show_ui(ui, |ui| {
@@ -216,17 +192,18 @@ fn input_mapping(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
                     ui.end_row();
                 });
             match &chosen {
-                Some(signature) => {
-                    let plan = image_options(settings, None)
-                        .and_then(|options| checked_plan(signature, settings, &options));
-                    match plan {
-                        Ok(plan) => {
-                            ui.label(RichText::new(plan_summary(&plan)).monospace().small());
-                        }
-                        Err(message) => {
-                            ui.colored_label(ui.visuals().warn_fg_color, message);
-                        }
+                // No model_dir: the UI thread reads no files (requests read
+                // preprocessing.json when they are planned).
+                Some(Ok(signature)) => match settings.plan(signature, None) {
+                    Ok(plan) => {
+                        ui.label(RichText::new(plan.summary()).monospace().small());
                     }
+                    Err(err) => {
+                        ui.colored_label(ui.visuals().warn_fg_color, err.to_string());
+                    }
+                },
+                Some(Err(err)) => {
+                    ui.colored_label(ui.visuals().warn_fg_color, err.to_string());
                 }
                 None => {
                     ui.label(RichText::new("No model: open one or connect to a server.").weak());

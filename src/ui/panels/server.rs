@@ -2,11 +2,12 @@
 //! curl commands to copy (https with TLS, see `server_tls.rs`), the TensorFlow runtime
 //! (with an installer) and a live log.
 
-use super::command::{Command, Commands};
-use super::model_tree_ui::state_tone;
+use super::model_tree::state_tone;
 use super::server_tls;
-use super::state::{AppState, RuntimeState, ServerPhase};
 use super::widgets::{self, Tone, badge, copy_button};
+use crate::ui::command::{Command, Commands};
+use crate::ui::state::{AppState, RuntimeState, ServerPhase};
+use crate::workflow::target::{EmbeddedEndpoints, reachable, rest_base_url};
 use egui::{RichText, Ui};
 
 pub fn show(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
@@ -22,7 +23,7 @@ pub fn show(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
         ui.label("Open a SavedModel (Ctrl+O) to serve it.");
         return;
     };
-    let folder_name = super::handlers::default_model_name(&local.info);
+    let folder_name = crate::workflow::open::default_model_name(&local.info);
     let stopped = matches!(
         state.server.phase,
         ServerPhase::Stopped | ServerPhase::Failed { .. }
@@ -94,17 +95,17 @@ pub fn show(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
         widgets::error_box(ui, "The server did not start", &error);
     }
 
-    if let ServerPhase::Running {
+    if let ServerPhase::Running(EmbeddedEndpoints {
         rest,
         grpc,
         model_name,
         tls_cert,
-    } = &state.server.phase
+    }) = &state.server.phase
     {
         ui.add_space(6.0);
         ui.label(RichText::new("Try it from a terminal").strong());
         if let Some(rest) = rest {
-            let base = server_tls::rest_base_url(*rest, tls_cert.is_some());
+            let base = rest_base_url(*rest, tls_cert.is_some());
             ui.horizontal(|ui| {
                 ui.label(RichText::new("REST").weak());
                 widgets::copyable_mono(ui, &base);
@@ -132,16 +133,6 @@ pub fn show(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
 
     ui.add_space(6.0);
     log_section(ui);
-}
-
-/// 0.0.0.0 and [::] are not addresses to connect to: show loopback instead.
-pub fn reachable(addr: std::net::SocketAddr) -> String {
-    if addr.ip().is_unspecified() {
-        let loopback = if addr.is_ipv4() { "127.0.0.1" } else { "[::1]" };
-        format!("{loopback}:{}", addr.port())
-    } else {
-        addr.to_string()
-    }
 }
 
 fn command_line(ui: &mut Ui, command: &str) {
@@ -232,11 +223,11 @@ fn log_section(ui: &mut Ui) {
     // Logging never wakes the UI (see log.rs): poll while this tab shows.
     ui.ctx()
         .request_repaint_after(std::time::Duration::from_millis(500));
-    let lines = super::log::buffer().tail(500);
+    let lines = crate::ui::log::buffer().tail(500);
     ui.horizontal(|ui| {
         ui.label(RichText::new("Log").strong());
         if ui.small_button("Clear").clicked() {
-            super::log::buffer().clear();
+            crate::ui::log::buffer().clear();
         }
         copy_button(ui, "Copy log", &lines.join("\n"));
     });

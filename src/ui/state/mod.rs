@@ -1,257 +1,22 @@
-//! What the app knows: [`Persisted`] (saved between runs through eframe's storage,
-//! every field defaulted so old or partial saves still load) and [`AppState`] (one
-//! run). Panels read this; only `app.rs` changes it, from commands and task events.
+//! What the app knows: [`Persisted`] (saved between runs) and [`AppState`] (one run).
+//! Panels read this; only the handlers change it, from commands and background events.
+//! It imports nothing from the rest of the app: every other ui module may use it.
+
+mod settings;
+
+pub use crate::workflow::image_request::InputMode;
+pub use crate::workflow::latency::Sample;
+pub use settings::*;
 
 use crate::client::stats::LatencySnapshot;
-use crate::client::{Protocol, VersionState};
+use crate::client::{ClientConfig, Protocol, VersionState};
 use crate::imaging::Classification;
-use crate::model::SavedModelInfo;
+use crate::model::{SavedModelInfo, SignatureInfo};
 use crate::server::ModelStatus;
-use serde::{Deserialize, Serialize};
-use std::net::SocketAddr;
+use crate::workflow::signature::{self, SignatureError};
+use crate::workflow::target::EmbeddedEndpoints;
 use std::path::PathBuf;
 use std::time::Instant;
-
-/// Most entries kept in the Recent lists.
-pub const MAX_RECENT: usize = 10;
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ThemeChoice {
-    #[default]
-    System,
-    Light,
-    Dark,
-}
-
-impl ThemeChoice {
-    pub fn preference(self) -> egui::ThemePreference {
-        match self {
-            ThemeChoice::System => egui::ThemePreference::System,
-            ThemeChoice::Light => egui::ThemePreference::Light,
-            ThemeChoice::Dark => egui::ThemePreference::Dark,
-        }
-    }
-}
-
-/// One remote TF Serving endpoint, as the Connect dialog edits it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ConnectionSettings {
-    pub host: String,
-    pub port: u16,
-    pub protocol: Protocol,
-    pub model_name: String,
-    /// A version number; empty for the latest.
-    pub version: String,
-    /// A version label (`stable`); used when `version` is empty.
-    pub label: String,
-    pub timeout_ms: u64,
-    pub tls: bool,
-    /// PEM file with extra CA certificates; empty for the system's roots only.
-    pub ca_file: String,
-    pub accept_invalid_certs: bool,
-    /// PEM client certificate for servers that require one (mutual TLS); empty for none.
-    pub client_cert_file: String,
-    /// PEM private key of `client_cert_file`.
-    pub client_key_file: String,
-}
-
-/// The file fields of the Connect dialog, for the file picker to fill in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConnectFile {
-    CaFile,
-    ClientCert,
-    ClientKey,
-}
-
-impl Default for ConnectionSettings {
-    fn default() -> Self {
-        ConnectionSettings {
-            host: "localhost".into(),
-            port: Protocol::Rest.default_port(),
-            protocol: Protocol::Rest,
-            model_name: String::new(),
-            version: String::new(),
-            label: String::new(),
-            timeout_ms: 10_000,
-            tls: false,
-            ca_file: String::new(),
-            accept_invalid_certs: false,
-            client_cert_file: String::new(),
-            client_key_file: String::new(),
-        }
-    }
-}
-
-impl ConnectionSettings {
-    pub fn file_mut(&mut self, which: ConnectFile) -> &mut String {
-        match which {
-            ConnectFile::CaFile => &mut self.ca_file,
-            ConnectFile::ClientCert => &mut self.client_cert_file,
-            ConnectFile::ClientKey => &mut self.client_key_file,
-        }
-    }
-
-    /// `rest://host:port/model` style text for lists and the status bar.
-    pub fn title(&self) -> String {
-        let scheme = match (self.protocol, self.tls) {
-            (Protocol::Rest, false) => "http",
-            (Protocol::Rest, true) => "https",
-            (Protocol::Grpc, false) => "grpc",
-            (Protocol::Grpc, true) => "grpcs",
-        };
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
-        format!("{scheme}://{host}:{}/{}", self.port, self.model_name)
-    }
-}
-
-/// The embedded server's last settings.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ServerSettings {
-    /// Empty: the model folder's name.
-    pub model_name: String,
-    pub host: String,
-    pub grpc_port: u16,
-    pub rest_port: u16,
-    /// Serve both ports over TLS (see `server_tls.rs`).
-    pub tls: bool,
-    /// PEM certificate (chain); Try it and the curl commands trust it as the CA.
-    pub tls_cert_file: String,
-    /// PEM private key of `tls_cert_file`.
-    pub tls_key_file: String,
-}
-
-impl Default for ServerSettings {
-    fn default() -> Self {
-        ServerSettings {
-            model_name: String::new(),
-            host: "127.0.0.1".into(),
-            grpc_port: 8500,
-            rest_port: 8501,
-            tls: false,
-            tls_cert_file: String::new(),
-            tls_key_file: String::new(),
-        }
-    }
-}
-
-/// How an image becomes the model's input.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum InputMode {
-    /// Whatever the signature asks for (bytes for DT_STRING, pixels otherwise).
-    #[default]
-    Auto,
-    /// The encoded file, as a DT_STRING tensor.
-    Bytes,
-    /// Decoded, resized, normalised pixels.
-    Tensor,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct PredictSettings {
-    /// Signature key; empty for `serving_default` (or the only one).
-    pub signature: String,
-    pub input_mode: InputMode,
-    /// Pixel size (height = width) when the signature leaves it open.
-    pub size: u32,
-    /// Normalisation preset name (see `imaging::Normalization`); empty: the model's choice.
-    pub preset: String,
-    pub top_k: usize,
-    /// Labels file; empty: the model's assets, else the built-in ImageNet labels.
-    pub labels_file: String,
-    pub protocol: Protocol,
-}
-
-impl Default for PredictSettings {
-    fn default() -> Self {
-        PredictSettings {
-            signature: String::new(),
-            input_mode: InputMode::Auto,
-            size: 224,
-            preset: String::new(),
-            top_k: 5,
-            labels_file: String::new(),
-            protocol: Protocol::Rest,
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct LatencySettings {
-    pub requests: u32,
-    pub warmup: u32,
-    pub concurrency: u32,
-    pub protocol: Protocol,
-    /// Show the histogram instead of the per-request series.
-    pub histogram: bool,
-}
-
-impl Default for LatencySettings {
-    fn default() -> Self {
-        LatencySettings {
-            requests: 200,
-            warmup: 10,
-            concurrency: 1,
-            protocol: Protocol::Rest,
-            histogram: false,
-        }
-    }
-}
-
-/// Everything saved between runs (window size is saved by eframe itself).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Persisted {
-    pub theme: ThemeChoice,
-    pub recent_models: Vec<PathBuf>,
-    pub saved_connections: Vec<ConnectionSettings>,
-    pub recent_hosts: Vec<String>,
-    pub last_connection: ConnectionSettings,
-    pub server: ServerSettings,
-    pub predict: PredictSettings,
-    pub latency: LatencySettings,
-    pub tab: Tab,
-}
-
-impl Persisted {
-    pub fn add_recent_model(&mut self, path: PathBuf) {
-        push_front_unique(&mut self.recent_models, path);
-    }
-
-    pub fn add_recent_host(&mut self, host: String) {
-        push_front_unique(&mut self.recent_hosts, host);
-    }
-
-    /// Saves (or replaces the entry with the same endpoint and model).
-    pub fn save_connection(&mut self, settings: ConnectionSettings) {
-        self.saved_connections
-            .retain(|saved| saved.title() != settings.title());
-        self.saved_connections.insert(0, settings);
-        self.saved_connections.truncate(MAX_RECENT * 2);
-    }
-}
-
-fn push_front_unique<T: PartialEq>(list: &mut Vec<T>, item: T) {
-    list.retain(|existing| *existing != item);
-    list.insert(0, item);
-    list.truncate(MAX_RECENT);
-}
-
-/// The central panel's tabs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Tab {
-    #[default]
-    TryIt,
-    Latency,
-    Server,
-}
 
 /// Which model the signature tree shows.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -331,13 +96,8 @@ pub enum ServerPhase {
     #[default]
     Stopped,
     Starting,
-    Running {
-        rest: Option<SocketAddr>,
-        grpc: Option<SocketAddr>,
-        model_name: String,
-        /// The certificate clients trust when the server speaks TLS; `None`: plain.
-        tls_cert: Option<PathBuf>,
-    },
+    /// Listening; requests go to these addresses.
+    Running(EmbeddedEndpoints),
     Stopping,
     Failed {
         error: String,
@@ -410,15 +170,6 @@ pub struct PredictState {
     pub show_raw: bool,
     /// The curl command of the last request, for copying.
     pub last_curl: Option<String>,
-}
-
-/// One request of a latency run.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Sample {
-    pub index: u32,
-    /// `None` for a failed request.
-    pub latency_ms: Option<f64>,
-    pub warmup: bool,
 }
 
 /// Sample count the bins were built from, and `(centre, width, count)` per bin.
@@ -537,6 +288,39 @@ impl AppState {
         }
     }
 
+    /// The signature requests run: the one chosen in Try it, else the workflow's
+    /// default (`serving_default`, or the only one), or why there is none.
+    pub fn chosen_signature(&self) -> Option<Result<&SignatureInfo, SignatureError>> {
+        let model = self.target_model()?;
+        Some(signature::pick(
+            model,
+            Some(&self.persisted.predict.signature),
+        ))
+    }
+
+    /// The client settings of the current target, once it can be reached.
+    pub fn target_config(&self, protocol: Protocol) -> Option<ClientConfig> {
+        match self.target {
+            TargetChoice::Embedded => match &self.server.phase {
+                ServerPhase::Running(endpoints) => endpoints.client_config(protocol),
+                _ => None,
+            },
+            TargetChoice::Remote => self
+                .remote
+                .as_ref()
+                .map(|remote| remote.settings.client_config()),
+        }
+    }
+
+    /// The SavedModel folder of the current target, when it is on this machine
+    /// (`preprocessing.json`, labels in `assets/`).
+    pub fn target_model_dir(&self) -> Option<PathBuf> {
+        match self.target {
+            TargetChoice::Embedded => self.local.as_ref().map(|local| local.info.path.clone()),
+            TargetChoice::Remote => None,
+        }
+    }
+
     /// Whether a request could be sent now.
     pub fn target_ready(&self) -> bool {
         match self.target {
@@ -553,18 +337,12 @@ impl AppState {
     /// A label for the current target.
     pub fn target_title(&self) -> String {
         match (self.target, &self.server.phase, &self.remote) {
-            (
-                TargetChoice::Embedded,
-                ServerPhase::Running {
-                    rest,
-                    grpc,
-                    model_name,
-                    tls_cert,
-                },
-                _,
-            ) => {
-                let url = super::server_tls::server_url(*rest, *grpc, tls_cert.is_some());
-                format!("embedded server {url} / {model_name}")
+            (TargetChoice::Embedded, ServerPhase::Running(endpoints), _) => {
+                format!(
+                    "embedded server {} / {}",
+                    endpoints.url(),
+                    endpoints.model_name
+                )
             }
             (TargetChoice::Embedded, _, _) => "embedded server (not running)".into(),
             (TargetChoice::Remote, _, Some(remote)) => remote.settings.title(),

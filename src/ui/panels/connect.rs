@@ -1,12 +1,11 @@
 //! The Connect dialog (Ctrl+K): a remote TF Serving endpoint, checked as it is typed,
 //! tested with a status call, saved for next time.
 
-use super::command::{Command, Commands};
-use super::requests::validate;
-use super::server_tls::PemFile;
-use super::state::{AppState, ConnectFile};
 use super::widgets;
 use crate::client::Protocol;
+use crate::ui::command::{Command, Commands};
+use crate::ui::state::PemFile;
+use crate::ui::state::{AppState, ConnectFile};
 use egui::{RichText, Ui};
 
 pub fn show(ctx: &egui::Context, state: &mut AppState, commands: &mut Commands) {
@@ -167,7 +166,7 @@ fn contents(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
         state.connect.result = None;
     }
 
-    let validation = validate(&state.connect.draft);
+    let validation = state.connect.draft.validate();
     ui.add_space(4.0);
     if let Err(message) = &validation {
         ui.colored_label(ui.visuals().warn_fg_color, message);

@@ -2,10 +2,10 @@
 //! versions, tag-sets, signatures with their inputs and outputs, then concrete
 //! functions, ops, variables and assets. Every value copies on click.
 
-use super::command::{Command, Commands};
-use super::state::{AppState, TreeSource, TreeUi};
 use super::widgets::{self, Tone, bytes_text, chip, copyable, copyable_mono};
 use crate::model::{AssetFile, MetaGraphInfo, SavedModelInfo, SignatureInfo, TensorInfoView};
+use crate::ui::command::{Command, Commands};
+use crate::ui::state::{AppState, TreeSource, TreeUi};
 use egui::{CollapsingHeader, RichText, Ui};
 
 pub fn show(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
@@ -122,7 +122,7 @@ pub fn recent_list(ui: &mut Ui, state: &AppState, commands: &mut Commands) {
 pub fn model_tree(ui: &mut Ui, info: &SavedModelInfo, tree: &mut TreeUi, note: Option<&str>) {
     let path_text = info.path.display().to_string();
     if !path_text.is_empty() {
-        let name = super::handlers::default_model_name(info);
+        let name = crate::workflow::open::default_model_name(info);
         ui.label(RichText::new(name).strong().size(16.0));
         copyable_mono(ui, &path_text);
     }

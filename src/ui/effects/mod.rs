@@ -1,0 +1,13 @@
+//! Background work through the workflow layer: files and dialogs, the TensorFlow
+//! runtime, the embedded server, and requests to servers. Results come back as
+//! [`Event`]s; effects never import panels or handlers.
+
+mod files;
+mod requests;
+mod runtime;
+mod server;
+mod tasks;
+
+pub use files::PngSaver;
+pub use requests::{LatencyJob, PredictJob};
+pub use tasks::{Event, Reporter, SaveKind, Tasks};

@@ -1,0 +1,31 @@
+//! The product's rules, once, for every front end: the CLI (`src/cli/`) and the
+//! desktop app (`src/ui/`) both call this layer and decide nothing of their own about
+//! models, signatures, requests or rankings.
+//!
+//! - [`open`]: what the user opened — a SavedModel folder, a TF Serving base path (its
+//!   highest version, or one asked for) or an image file.
+//! - [`signature`]: which signature runs, with one error that lists the choices.
+//! - [`image_request`]: how an image becomes the request a signature wants (encoded
+//!   bytes, or a float/uint8 pixel tensor with the presets and `preprocessing.json`).
+//! - [`target`]: where a request runs, behind one trait — the local TensorFlow backend,
+//!   the embedded server, or a remote server over REST or gRPC.
+//! - [`classify`]: outputs to labelled top-k, with the labels a user expects.
+//! - [`predict`]: the whole "this image through that model" flow.
+//! - [`latency`]: repeated runs with latency statistics.
+//! - [`serve`]: starting a server (the embedded one from an opened model, or
+//!   `tfprobe serve`'s), with the TensorFlow runtime checked first.
+//!
+//! This layer knows no front end: no egui, no clap, no terminal. Its errors keep their
+//! kind ([`WorkflowError`]) until a front end shows them.
+
+pub mod classify;
+mod error;
+pub mod image_request;
+pub mod latency;
+pub mod open;
+pub mod predict;
+pub mod serve;
+pub mod signature;
+pub mod target;
+
+pub use error::WorkflowError;
