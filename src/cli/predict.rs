@@ -37,8 +37,12 @@ pub struct PredictArgs {
     #[arg(long = "top-k", default_value_t = 5)]
     pub top_k: usize,
     /// Print TF Serving's REST response ({"predictions": [...]}) instead of a table.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "top_k_json")]
     pub json: bool,
+    /// Print the labelled top-k as JSON (the output ranked, softmax or not, labels
+    /// source, and per row the classes with score and label) instead of a table.
+    #[arg(long = "top-k-json")]
+    pub top_k_json: bool,
     #[command(flatten)]
     pub target: TargetArgs,
     #[command(flatten)]
@@ -164,6 +168,10 @@ async fn predict_and_report<T: Target>(
     let prediction = predict::predict_image(target, plan, Arc::new(image_bytes), &ranking).await?;
     if args.json {
         return Ok(predict_report::row_format_json(&prediction.answer.outputs));
+    }
+    if args.top_k_json {
+        let ranked = prediction.ranked.context("ranking the outputs")?;
+        return Ok(serde_json::to_string_pretty(&ranked)? + "\n");
     }
     let repeated = if args.repeat > 1 || args.warmup > 0 {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();

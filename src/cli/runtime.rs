@@ -74,8 +74,9 @@ fn status(no_load: bool) -> anyhow::Result<ExitCode> {
             );
             text += &format!(
                 "  TENSORFLOW_DIR:  {}\n",
-                std::env::var_os("TENSORFLOW_DIR")
-                    .map(|dir| PathBuf::from(dir).display().to_string())
+                // The user's value: tfprobe points the variable at its own choice.
+                discovery::user_tensorflow_dir()
+                    .map(|dir| dir.display().to_string())
                     .unwrap_or_else(|| "not set".into())
             );
             text += &format!(
