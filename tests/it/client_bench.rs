@@ -2,9 +2,7 @@
 //! request counts, error counts, percentiles and throughput come out as the delay
 //! and the concurrency dictate; `tfprobe bench --json --csv` prints them.
 
-mod client_common;
-
-use client_common::{FAKE_MODEL, config, fake_rest};
+use crate::support::client::{FAKE_MODEL, config, fake_rest};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

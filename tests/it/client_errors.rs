@@ -3,11 +3,10 @@
 //! that answers 404 HTML, an HTTP/2 server without TF Serving's services, and TLS
 //! certificate checks. Loopback only.
 
-mod client_common;
-
-use client_common::{
-    FAKE_MODEL, closed_port, config, fake_rest, html_404, self_signed, silent_listener, tls_proxy,
+use crate::support::client::{
+    FAKE_MODEL, config, fake_rest, html_404, self_signed, silent_listener, tls_proxy,
 };
+use crate::support::closed_port;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tfprobe::client::{Client, ClientError, ModelClient, Protocol, TlsOptions};

@@ -3,12 +3,10 @@
 //! local run; errors keep the server's code and message; `tfprobe predict --server`
 //! prints the seed's line; `--print-curl` output runs as printed.
 
-mod client_common;
-mod common;
-mod server_common;
-
-use client_common::{self_signed, tls_proxy};
-use server_common::{compat_python, config, repo, start};
+use crate::support::client::{self_signed, tls_proxy};
+use crate::support::repo;
+use crate::support::server::{compat_python, config, start};
+use crate::support::tf;
 use std::time::Duration;
 use tfprobe::client::bench::{BenchLimit, Progress, run_level};
 use tfprobe::client::{
@@ -22,7 +20,7 @@ use tfprobe::tensor::TensorData;
 const MODEL: &str = "efficientnet_lite0";
 
 async fn demo_server() -> ServerHandle {
-    common::ensure_runtime();
+    tf::ensure_runtime();
     start(config(vec![ModelSource::new(
         MODEL,
         repo().join("assets/models/efficientnet_lite0"),

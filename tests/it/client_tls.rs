@@ -5,11 +5,10 @@
 //! `tfprobe predict --server https://... --client-cert --client-key` classifies an
 //! image, its `--print-curl` request runs as printed.
 
-mod common;
-mod server_common;
-
-use server_common::pki::{Pki, ca, pki, write_client_cert};
-use server_common::{config, fixture, repo, start};
+use crate::support::pki::{Pki, ca, pki, write_client_cert};
+use crate::support::server::{config, start};
+use crate::support::tf;
+use crate::support::{fixture, repo};
 use std::path::Path;
 use std::time::Duration;
 use tfprobe::client::{
@@ -21,7 +20,7 @@ use tfprobe::tensor::{Tensor, TensorData};
 const BOTH: [Protocol; 2] = [Protocol::Rest, Protocol::Grpc];
 
 async fn mtls_server(pki: &Pki, model: ModelSource) -> ServerHandle {
-    common::ensure_runtime();
+    tf::ensure_runtime();
     let mut config = config(vec![model]);
     config.tls = Some(pki.mutual_tls());
     start(config).await

@@ -3,14 +3,12 @@
 //! that requires a client certificate is reached once the certificate fields are
 //! filled in (and explains itself while they are not).
 
-mod gui_support;
-mod server_common;
-
+use crate::support::closed_port;
+use crate::support::gui::{FakeServer, app_harness, wait_until};
+use crate::support::pki::pki;
 use egui::accesskit::Role;
 use egui::{Key, Modifiers};
 use egui_kittest::kittest::{NodeT, Queryable};
-use gui_support::{FakeServer, app_harness, closed_port, wait_until};
-use server_common::pki::pki;
 use std::time::Duration;
 use tfprobe::ui::state::{TargetChoice, TreeSource};
 

@@ -2,13 +2,11 @@
 //! ports), wait for AVAILABLE, drop a cat photo and read the top-k bars. Needs
 //! libtensorflow, provisioned like the runtime tests (installed into the cache once).
 
-#[path = "common/mod.rs"]
-mod common;
-mod gui_support;
-
+use crate::support::gui::{app_harness, drop_and_wait_for_prediction, wait_until};
+use crate::support::repo;
+use crate::support::tf;
 use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
-use gui_support::{app_harness, drop_and_wait_for_prediction, repo, wait_until};
 use std::time::Duration;
 use tfprobe::ui::state::{PredictStatus, ServerPhase, Tab};
 
@@ -16,7 +14,7 @@ const TIMEOUT: Duration = Duration::from_secs(120);
 
 #[test]
 fn start_the_embedded_server_and_classify_a_photo() {
-    common::ensure_runtime();
+    tf::ensure_runtime();
     let mut harness = app_harness(vec![repo().join("assets/models/efficientnet_lite0/1")]);
     wait_until(&mut harness, "the model", TIMEOUT, |h| {
         h.state().state.local.is_some()

@@ -4,17 +4,14 @@
 //! Certificates are made at test time (rcgen); the running server needs
 //! libtensorflow, provisioned like the runtime tests.
 
-#[path = "common/mod.rs"]
-mod common;
-mod gui_support;
-#[path = "server_common/pki.rs"]
-#[allow(dead_code)]
-mod pki;
+use crate::support::pki;
+use crate::support::repo;
+use crate::support::tf;
 
+use crate::support::gui::{app_harness, drop_and_wait_for_prediction, wait_until};
 use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
-use gui_support::{app_harness, drop_and_wait_for_prediction, repo, wait_until};
 use std::path::Path;
 use std::time::Duration;
 use tfprobe::client::{Client, ClientConfig, ModelClient, Protocol, TlsOptions};
@@ -53,7 +50,7 @@ fn click_start(harness: &mut Harness<'static, TfprobeApp>) {
 
 #[test]
 fn serves_over_tls_from_the_panel() {
-    common::ensure_runtime();
+    tf::ensure_runtime();
     let pki = pki::pki();
     // server.pem is signed by ca.pem: a chain file that ends with the CA is one the
     // panel's clients can trust on its own (see src/ui/server_tls.rs).

@@ -2,12 +2,10 @@
 //! the chart and fills the statistics table; a run can be cancelled; 10 000 points
 //! still render quickly.
 
-mod gui_support;
-
+use crate::support::gui::{FakeServer, app_harness, connected_harness, wait_until};
 use egui::accesskit::Role;
 use egui::{Key, Modifiers};
 use egui_kittest::kittest::Queryable;
-use gui_support::{FakeServer, app_harness, connected_harness, wait_until};
 use std::time::{Duration, Instant};
 use tfprobe::ui::command::Command;
 use tfprobe::ui::state::{Sample, Tab};

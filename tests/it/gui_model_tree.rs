@@ -2,11 +2,10 @@
 //! line, drag-and-drop), find its signatures and dtypes by label; broken models and
 //! dropped non-model files explain themselves instead of crashing.
 
-mod gui_support;
-
+use crate::support::gui::{app_harness, drop_file, wait_until};
+use crate::support::repo;
 use egui::accesskit::Role;
 use egui_kittest::kittest::{NodeT, Queryable};
-use gui_support::{app_harness, drop_file, repo, wait_until};
 use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(20);

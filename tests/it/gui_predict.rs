@@ -1,13 +1,12 @@
 //! Try it: images dropped on the window go to a server (here an in-process one with
 //! fixed scores) and come back as labelled top-k bars; several give a results table.
 
-mod gui_support;
-
+use crate::support::gui::{
+    FakeServer, TOP_LABEL, app_harness, connected_harness, drop_file, wait_until,
+};
+use crate::support::repo;
 use egui::accesskit::Role;
 use egui_kittest::kittest::{NodeT, Queryable};
-use gui_support::{
-    FakeServer, TOP_LABEL, app_harness, connected_harness, drop_file, repo, wait_until,
-};
 use std::time::Duration;
 use tfprobe::ui::command::Command;
 use tfprobe::ui::state::PredictStatus;

@@ -1,5 +1,5 @@
 //! The signature tree that `model::open` builds (the data every front end renders),
-//! and its JSON form (broken models: tests/reliability_inputs.rs).
+//! and its JSON form (broken models: tests/it/reliability_inputs.rs).
 
 use proptest::prelude::*;
 use std::path::Path;

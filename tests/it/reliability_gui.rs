@@ -1,17 +1,13 @@
 //! The bad-input suite, part 4: the app's loaders. Every broken model of part 1
-//! (tests/reliability_models.rs) is opened in the app, from the command line and by
+//! (tests/it/reliability_models.rs) is opened in the app, from the command line and by
 //! drag-and-drop: the window shows an error naming what is wrong, no model is shown,
 //! no thread panics, and a good model opens afterwards in the same window.
 
-mod common;
-mod gui_support;
-mod reliability_common;
-mod server_common;
-
+use crate::support::broken_models;
+use crate::support::gui::{app_harness, drop_file, wait_until};
+use crate::support::panics::PanicWatch;
+use crate::support::repo;
 use egui_kittest::kittest::Queryable;
-use gui_support::{app_harness, drop_file, repo, wait_until};
-use reliability_common::PanicWatch;
-use reliability_common::broken_models;
 use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(20);

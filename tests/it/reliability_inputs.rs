@@ -2,15 +2,14 @@
 //! table. Each case asserts the HTTP status and a TF Serving error body whose
 //! message names what was expected, then a good request on the same keep-alive
 //! connection must succeed; no thread may panic. Part 1 (model files) is
-//! tests/reliability_models.rs, part 3 (gRPC, resource limits, full queues)
-//! tests/reliability_server.rs; docs/reliability.md lists every case.
+//! tests/it/reliability_models.rs, part 3 (gRPC, resource limits, full queues)
+//! tests/it/reliability_server.rs; docs/reliability.md lists every case.
 
-mod common;
-mod reliability_common;
-mod server_common;
-
-use reliability_common::PanicWatch;
-use server_common::{Http, Reply, config, fixture, start};
+use crate::support::fixture;
+use crate::support::http::{Http, Reply};
+use crate::support::panics::PanicWatch;
+use crate::support::server::{config, start};
+use crate::support::tf;
 use tfprobe::server::ModelSource;
 
 /// What a REST case must answer.
@@ -511,7 +510,7 @@ fn rest_cases() -> Vec<RestCase> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rest_bad_requests_answer_tf_serving_errors_and_the_server_keeps_serving() {
     let panics = PanicWatch::install();
-    common::ensure_runtime();
+    tf::ensure_runtime();
     let mut config = config(vec![
         ModelSource::new("resnet", fixture("seedlike")),
         ModelSource::new("shapes", fixture("shapes")),
@@ -568,7 +567,7 @@ fn raw_http_garbage_closes_only_its_connection(addr: std::net::SocketAddr) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_batch_limit_follows_the_server_setting() {
     let panics = PanicWatch::install();
-    common::ensure_runtime();
+    tf::ensure_runtime();
     let mut config = config(vec![ModelSource::new("half", fixture("two_versions"))]);
     config.max_batch_size = 2;
     let server = start(config).await;

@@ -1,17 +1,15 @@
 //! The bad-input suite, part 1: broken model files, through the library,
 //! `tfprobe show`, `run` and `predict`, and TensorFlow's session loader. Each
 //! case asserts the exit code or error and a message naming what is wrong, and
-//! that no thread panicked. Part 2 (REST) is tests/reliability_inputs.rs, part 3
-//! (gRPC, resource limits, full queues) tests/reliability_server.rs;
+//! that no thread panicked. Part 2 (REST) is tests/it/reliability_inputs.rs, part 3
+//! (gRPC, resource limits, full queues) tests/it/reliability_server.rs;
 //! docs/reliability.md lists every case.
 
-mod common;
-mod reliability_common;
-mod server_common;
-
-use reliability_common::PanicWatch;
-use reliability_common::broken_models::{self, broken_copy};
-use server_common::fixture;
+use crate::support::broken_models::{self, broken_copy};
+use crate::support::http;
+use crate::support::panics::PanicWatch;
+use crate::support::tf;
+use crate::support::{copy_dir, fixture, free_port, repo};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use tfprobe::model::{self, ModelError};
@@ -27,7 +25,7 @@ fn relative_fixture(path: &str) -> PathBuf {
 fn tfprobe(args: &[&str]) -> (Option<i32>, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_tfprobe"))
         .args(args)
-        .current_dir(common::repo())
+        .current_dir(repo())
         .output()
         .expect("run tfprobe");
     (
@@ -140,7 +138,7 @@ fn show_names_what_is_wrong_with_each_broken_model() {
 #[test]
 fn the_session_loader_refusing_a_model_is_an_error_and_the_process_lives_on() {
     let panics = PanicWatch::install();
-    common::ensure_runtime();
+    tf::ensure_runtime();
     let dir = tempfile::tempdir().unwrap();
     let bad_variables = broken_copy(dir.path(), "bad_variables", |copy| {
         std::fs::write(copy.join("variables/variables.index"), b"garbage").unwrap();
@@ -195,7 +193,7 @@ fn the_session_loader_refusing_a_model_is_an_error_and_the_process_lives_on() {
     // Without its variables the graph loads (TensorFlow skips the restore, as TF Serving
     // does) but running it fails with TensorFlow's message.
     let one_x = || {
-        common::one_input(
+        tf::one_input(
             "x",
             Tensor::new(vec![1], TensorData::Float(vec![2.0])).unwrap(),
         )
@@ -217,12 +215,12 @@ fn the_session_loader_refusing_a_model_is_an_error_and_the_process_lives_on() {
 /// in the model's status, and serves the good version that is copied in after.
 #[test]
 fn serve_reports_a_broken_model_and_serves_the_good_version_that_follows() {
-    common::ensure_runtime();
+    tf::ensure_runtime();
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path().join("m");
-    server_common::copy_dir(&relative_fixture("broken/garbage"), &base.join("1"));
+    copy_dir(&relative_fixture("broken/garbage"), &base.join("1"));
     let log = dir.path().join("serve.log");
-    let (grpc, rest) = (server_common::free_port(), server_common::free_port());
+    let (grpc, rest) = (free_port(), free_port());
     let child = Command::new(env!("CARGO_BIN_EXE_tfprobe"))
         .arg("serve")
         .arg("--model_name=m")
@@ -256,7 +254,7 @@ fn serve_reports_a_broken_model_and_serves_the_good_version_that_follows() {
     let status = || {
         std::net::TcpStream::connect(addr)
             .ok()
-            .map(|_| server_common::get(addr, "/v1/models/m").json())
+            .map(|_| http::get(addr, "/v1/models/m").json())
     };
     wait_for("the broken version's status", &|| {
         status().is_some_and(|json| json["model_version_status"][0]["state"] == "END")
@@ -272,16 +270,14 @@ fn serve_reports_a_broken_model_and_serves_the_good_version_that_follows() {
             .ends_with("(the file is truncated, corrupt or not a SavedModel)"),
         "{json}"
     );
-    let refused = server_common::post(addr, "/v1/models/m:predict", r#"{"instances": [1.0]}"#);
+    let refused = http::post(addr, "/v1/models/m:predict", r#"{"instances": [1.0]}"#);
     assert_eq!(refused.status, 404, "{}", refused.body);
 
-    server_common::copy_dir(&fixture("two_versions").join("1"), &base.join("2"));
+    copy_dir(&fixture("two_versions").join("1"), &base.join("2"));
     wait_for("version 2 to serve", &|| {
-        server_common::post(addr, "/v1/models/m:predict", r#"{"instances": [1.0, 2.0]}"#).status
-            == 200
+        http::post(addr, "/v1/models/m:predict", r#"{"instances": [1.0, 2.0]}"#).status == 200
     });
-    let predicted =
-        server_common::post(addr, "/v1/models/m:predict", r#"{"instances": [1.0, 2.0]}"#);
+    let predicted = http::post(addr, "/v1/models/m:predict", r#"{"instances": [1.0, 2.0]}"#);
     assert_eq!(
         predicted.json()["predictions"],
         serde_json::json!([3.0, 5.0])

@@ -5,9 +5,7 @@
 //! never panic and stay in range. Case counts are modest so that the suite
 //! stays fast on two cores.
 
-mod common;
-
-use common::ALL_DTYPES as DTYPES;
+use crate::support::tf::ALL_DTYPES as DTYPES;
 use proptest::prelude::*;
 use tfprobe::imaging::{ImageOptions, LabelAlignment, Labels, MAX_PREPROCESSING_SIDE_PX};
 use tfprobe::model::{DType, Shape, SignatureInfo, TensorInfoView};

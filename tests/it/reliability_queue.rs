@@ -3,13 +3,12 @@
 //! gRPC, with a message that says what is full; the busy and the queued
 //! requests still succeed. Part of the reliability suite (docs/reliability.md).
 
-mod common;
-mod reliability_common;
-mod server_common;
-
-use reliability_common::PanicWatch;
-use reliability_common::grpc::{assert_status, channel, good_predict_succeeds, good_request};
-use server_common::{Hooked, Http, config, fixture, start};
+use crate::support::fixture;
+use crate::support::grpc::{assert_status, channel, good_predict_succeeds, good_request};
+use crate::support::http::Http;
+use crate::support::panics::PanicWatch;
+use crate::support::server::{Hooked, config, start};
+use crate::support::tf;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -58,7 +57,7 @@ const GOOD_BODY: &str = r#"{"instances": [1.0, 2.0]}"#;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_answers_429_and_resource_exhausted_at_once() {
     let panics = PanicWatch::install();
-    common::ensure_runtime();
+    tf::ensure_runtime();
     let gate = Arc::new(Gate::default());
     let mut config = config(vec![ModelSource::new("half", fixture("two_versions"))]);
     config.loader = {

@@ -2,22 +2,20 @@
 //! and as raw HTTP/2 frames no client would send), resource limits (huge
 //! claimed shapes refused before allocating, the batch size limit, message
 //! sizes). After each bad request a good one must succeed on the same channel,
-//! and no thread may panic (full queues: tests/reliability_queue.rs). Part 1
-//! (model files) is tests/reliability_models.rs, part 2 (REST)
-//! tests/reliability_inputs.rs; docs/reliability.md lists every case.
+//! and no thread may panic (full queues: tests/it/reliability_queue.rs). Part 1
+//! (model files) is tests/it/reliability_models.rs, part 2 (REST)
+//! tests/it/reliability_inputs.rs; docs/reliability.md lists every case.
 
-mod common;
-mod reliability_common;
-mod server_common;
-
-use http_body_util::{BodyExt, Full};
-use prost::Message;
-use reliability_common::PanicWatch;
-use reliability_common::grpc::{
+use crate::support::fixture;
+use crate::support::grpc::{
     assert_status, channel, floats, good_predict_succeeds, good_request, predict_x, spec,
     status_mismatch,
 };
-use server_common::{config, fixture, start};
+use crate::support::panics::PanicWatch;
+use crate::support::server::{config, start};
+use crate::support::tf;
+use http_body_util::{BodyExt, Full};
+use prost::Message;
 use std::net::SocketAddr;
 use tfprobe::pb::convert::shape_to_proto;
 use tfprobe::pb::tensorflow::serving::model_service_client::ModelServiceClient;
@@ -260,7 +258,7 @@ fn resnet_strings() -> PredictRequest {
 }
 
 async fn grpc_server() -> ServerHandle {
-    common::ensure_runtime();
+    tf::ensure_runtime();
     let mut config = config(vec![
         ModelSource::new("resnet", fixture("seedlike")),
         ModelSource::new("half", fixture("two_versions")),

@@ -3,13 +3,11 @@
 //! 20 version hot swaps under load with zero failed requests. The figures are
 //! printed (run with `--nocapture`) for docs/reliability.md.
 
-mod common;
-mod reliability_common;
-mod server_common;
-
-use reliability_common::PanicWatch;
-use server_common::load::{Check, Load, LoadSpec};
-use server_common::{config, copy_dir, fixture, start};
+use crate::support::panics::PanicWatch;
+use crate::support::server::load::{Check, Load, LoadSpec};
+use crate::support::server::{config, start};
+use crate::support::tf;
+use crate::support::{copy_dir, fixture};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,7 +28,7 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// `y` of each two_versions version for [`x`].
 fn expected(version: u32) -> Vec<f32> {
-    let case = common::recorded_cases(&format!("two_versions_{version}")).remove(0);
+    let case = tf::recorded_cases(&format!("two_versions_{version}")).remove(0);
     let TensorData::Float(values) = &case.outputs["y"].data else {
         panic!("two_versions answers a float y")
     };
@@ -38,7 +36,7 @@ fn expected(version: u32) -> Vec<f32> {
 }
 
 fn x() -> Tensor {
-    common::recorded_cases("two_versions_1").remove(0).inputs["x"].clone()
+    tf::recorded_cases("two_versions_1").remove(0).inputs["x"].clone()
 }
 
 /// This process's resident set, in KiB.
@@ -69,7 +67,7 @@ fn spec(server: &ServerHandle, max_requests: Option<usize>, check: Check) -> Loa
 async fn ten_thousand_mixed_requests_without_errors_or_memory_growth() {
     let _serial = SERIAL.lock().await;
     let panics = PanicWatch::install();
-    common::ensure_runtime();
+    tf::ensure_runtime();
     let server = start(config(vec![ModelSource::new(
         "soak",
         fixture("two_versions"),
@@ -152,7 +150,7 @@ async fn wait_until_only(server: &ServerHandle, version: i64) {
 async fn twenty_hot_swaps_under_load_lose_no_request() {
     let _serial = SERIAL.lock().await;
     let panics = PanicWatch::install();
-    common::ensure_runtime();
+    tf::ensure_runtime();
     let base = tempfile::tempdir().unwrap();
     install_version(base.path(), 1, 1);
     let server = start(config(vec![ModelSource::new("soak", base.path())])).await;

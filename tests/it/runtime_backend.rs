@@ -1,10 +1,9 @@
 //! The TensorFlow backend against real libtensorflow: outputs equal Python TF's recorded
 //! outputs for every fixture signature, every serving dtype round-trips, bytes stay
-//! bytes, and bad requests give named errors (broken models: tests/reliability_inputs.rs).
+//! bytes, and bad requests give named errors (broken models: tests/it/reliability_inputs.rs).
 
-mod common;
-
-use common::*;
+use crate::support::tf::*;
+use crate::support::{fixture, repo};
 use std::sync::Arc;
 use tfprobe::runtime::{Backend, LoadOptions, NamedTensors, RuntimeError, TfBackend};
 use tfprobe::tensor::{Tensor, TensorData};
@@ -16,7 +15,7 @@ fn load(path: &std::path::Path) -> TfBackend {
 }
 
 fn check_recorded(model: &str, outputs: &str) {
-    let backend = load(&fixture_model(model));
+    let backend = load(&fixture(model));
     let cases = recorded_cases(outputs);
     assert!(!cases.is_empty(), "no recorded cases in {outputs}.json");
     for case in cases {
@@ -52,7 +51,7 @@ fn seedlike_base_path_matches_python_tf_including_empty_batch() {
 fn two_versions_each_match_and_base_path_serves_the_highest() {
     check_recorded("two_versions/1", "two_versions_1");
     check_recorded("two_versions/2", "two_versions_2");
-    let backend = load(&fixture_model("two_versions"));
+    let backend = load(&fixture("two_versions"));
     assert_eq!(backend.model().version, Some(2));
 }
 
@@ -78,7 +77,7 @@ fn every_serving_dtype_round_trips_exactly() {
 
 #[test]
 fn non_utf8_bytes_round_trip_through_a_python_graph() {
-    let backend = load(&fixture_model("dtypes/1"));
+    let backend = load(&fixture("dtypes/1"));
     let values = vec![
         vec![0xff, 0xfe, 0x00],
         Vec::new(),
@@ -101,7 +100,7 @@ fn non_utf8_bytes_round_trip_through_a_python_graph() {
 
 #[test]
 fn output_selection_returns_only_the_requested_keys() {
-    let backend = load(&fixture_model("dtypes/1"));
+    let backend = load(&fixture("dtypes/1"));
     let input = Tensor::new(vec![1], TensorData::String(vec![b"abc".to_vec()])).unwrap();
     let outputs = backend
         .run("string", one_input("x", input), &["length".into()])
@@ -191,7 +190,7 @@ fn bad_requests_name_what_the_signature_expects() {
 
 #[test]
 fn tensorflow_run_errors_keep_their_status() {
-    let backend = load(&fixture_model("seedlike"));
+    let backend = load(&fixture("seedlike"));
     let not_an_image =
         Tensor::new(vec![1], TensorData::String(vec![b"not an image".to_vec()])).unwrap();
     let err = backend
@@ -222,7 +221,7 @@ fn thread_options_and_tags_are_applied() {
         inter_op_threads: Some(5),
         ..LoadOptions::default()
     };
-    let backend = TfBackend::load(&fixture_model("two_versions/1"), &options).unwrap();
+    let backend = TfBackend::load(&fixture("two_versions/1"), &options).unwrap();
     let input = Tensor::new(vec![2], TensorData::Float(vec![0.0, 1.0])).unwrap();
     assert_eq!(
         backend
@@ -235,7 +234,7 @@ fn thread_options_and_tags_are_applied() {
         tags: vec!["train".into()],
         ..LoadOptions::default()
     };
-    let err = TfBackend::load(&fixture_model("two_versions/1"), &options).unwrap_err();
+    let err = TfBackend::load(&fixture("two_versions/1"), &options).unwrap_err();
     assert!(
         err.to_string()
             .contains("no MetaGraph with tag-set 'train'"),
@@ -288,7 +287,7 @@ fn demo_model_classifies_the_sample_photos_like_python_tf() {
 
 #[test]
 fn concurrent_runs_on_one_session_agree() {
-    let backend = Arc::new(load(&fixture_model("seedlike")));
+    let backend = Arc::new(load(&fixture("seedlike")));
     let case = recorded_cases("seedlike")
         .into_iter()
         .find(|case| case.name == "four_images")

@@ -1,14 +1,14 @@
 //! `tfprobe run`, `tfprobe predict` and `tfprobe runtime` as a user runs them.
 
-mod common;
-
+use crate::support::repo;
+use crate::support::tf;
 use std::process::{Command, Output};
 
 fn tfprobe(args: &[&str]) -> Output {
-    common::ensure_runtime();
+    tf::ensure_runtime();
     Command::new(env!("CARGO_BIN_EXE_tfprobe"))
         .args(args)
-        .current_dir(common::repo())
+        .current_dir(repo())
         .output()
         .expect("run tfprobe")
 }

@@ -1,8 +1,7 @@
 //! Installing the runtime: from a wheel file into a fresh cache, concurrently (the lock),
 //! idempotently, atomically; and the real install/discovery of the machine's runtime.
 
-mod common;
-
+use crate::support::tf;
 use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Barrier};
@@ -139,7 +138,7 @@ fn a_wheel_without_the_libraries_leaves_nothing_behind() {
 
 #[test]
 fn the_real_runtime_is_installed_found_and_reports_its_version() {
-    let loaded = common::ensure_runtime();
+    let loaded = tf::ensure_runtime();
     assert!(
         loaded.version.starts_with("2."),
         "TF_Version() = {}",

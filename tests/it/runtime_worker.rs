@@ -1,8 +1,8 @@
 //! The model worker: many callers at once, a bounded queue that answers QueueFull, async
 //! callers, panics contained, and a clean shutdown that drains the queue.
 
-mod common;
-
+use crate::support::fixture;
+use crate::support::tf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Condvar, Mutex};
 use std::time::Duration;
@@ -172,12 +172,8 @@ fn a_panicking_run_is_an_error_and_the_worker_goes_on() {
 
 #[test]
 fn many_callers_on_real_tensorflow_blocking_and_async() {
-    common::ensure_runtime();
-    let backend = TfBackend::load(
-        &common::fixture_model("two_versions/2"),
-        &LoadOptions::default(),
-    )
-    .unwrap();
+    tf::ensure_runtime();
+    let backend = TfBackend::load(&fixture("two_versions/2"), &LoadOptions::default()).unwrap();
     let worker = Arc::new(ModelWorker::new(
         Arc::new(backend),
         WorkerOptions {

@@ -3,10 +3,10 @@
 //! TensorFlow computed for the `classify_regress` fixture
 //! (tests/fixtures/outputs/classify_regress.json), and their errors.
 
-mod common;
-mod server_common;
-
-use server_common::{Http, config, fixture, start};
+use crate::support::http::Http;
+use crate::support::server::{config, start};
+use crate::support::tf;
+use crate::support::{fixture, repo};
 use tfprobe::pb::tensorflow::serving::prediction_service_client::PredictionServiceClient;
 use tfprobe::pb::tensorflow::serving::{
     ClassificationRequest, ExampleList, ExampleListWithContext, Input, ModelSpec,
@@ -25,7 +25,7 @@ struct Expected {
 }
 
 fn expected() -> Expected {
-    let path = server_common::repo().join("tests/fixtures/outputs/classify_regress.json");
+    let path = repo().join("tests/fixtures/outputs/classify_regress.json");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let floats = |value: &serde_json::Value| -> Vec<f32> {
@@ -97,7 +97,7 @@ fn spec(signature: &str) -> Option<ModelSpec> {
 }
 
 async fn server() -> (ServerHandle, PredictionServiceClient<Channel>) {
-    common::ensure_runtime();
+    tf::ensure_runtime();
     let server = start(config(vec![ModelSource::new(
         "cr",
         fixture("classify_regress"),

@@ -5,10 +5,10 @@
 //! tests/compat/setup.sh into .venv-compat/ without TensorFlow). The bundled
 //! demo classifier is served under the seed's name, `resnet`.
 
-mod common;
-mod server_common;
-
-use server_common::{compat_python, free_port, repo};
+use crate::support::http;
+use crate::support::server::compat_python;
+use crate::support::tf;
+use crate::support::{free_port, repo};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -24,7 +24,7 @@ struct Served {
 
 impl Served {
     fn start(args: &[&str], envs: &[(&str, &Path)]) -> Served {
-        common::ensure_runtime();
+        tf::ensure_runtime();
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("serve.log");
         let (rest, grpc) = (free_port(), free_port());
@@ -65,9 +65,7 @@ impl Served {
             }
             if let Ok(stream) = std::net::TcpStream::connect(("127.0.0.1", self.rest)) {
                 drop(stream);
-                if server_common::get(([127, 0, 0, 1], self.rest).into(), "/v1/models/resnet")
-                    .status
-                    == 200
+                if http::get(([127, 0, 0, 1], self.rest).into(), "/v1/models/resnet").status == 200
                 {
                     return;
                 }
@@ -168,10 +166,7 @@ fn seed_clients_and_curl_work_unchanged() {
     let jpeg = std::fs::read(image()).unwrap();
     std::fs::write(
         &body_file,
-        format!(
-            "{{\"instances\": [{{\"b64\": \"{}\"}}]}}",
-            server_common::b64(&jpeg)
-        ),
+        format!("{{\"instances\": [{{\"b64\": \"{}\"}}]}}", http::b64(&jpeg)),
     )
     .unwrap();
     let predicted = run(
@@ -271,7 +266,7 @@ fn docker_style_environment_variables_name_the_model() {
         &[],
         &[("MODEL_NAME", &name), ("MODEL_BASE_PATH", models.path())],
     );
-    let reply = server_common::get(([127, 0, 0, 1], served.rest).into(), "/v1/models/resnet");
+    let reply = http::get(([127, 0, 0, 1], served.rest).into(), "/v1/models/resnet");
     assert_eq!(
         reply.json()["model_version_status"][0]["state"],
         "AVAILABLE"

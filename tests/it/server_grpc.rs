@@ -2,13 +2,12 @@
 //! against real SavedModels on the real TensorFlow runtime: Predict (typed
 //! fields and tensor_content, every dtype, versions, labels, output_filter),
 //! GetModelMetadata, GetModelStatus, health and reflection (bad requests:
-//! tests/reliability_server.rs).
+//! tests/it/reliability_server.rs).
 
-mod common;
-mod server_common;
-
+use crate::support::fixture;
+use crate::support::server::{config, start};
+use crate::support::tf;
 use prost::Message;
-use server_common::{config, fixture, start};
 use std::net::SocketAddr;
 use tfprobe::pb::convert::{tensor_from_proto, tensor_to_proto, tensor_to_proto_content};
 use tfprobe::pb::tensorflow::serving::model_service_client::ModelServiceClient;
@@ -58,7 +57,7 @@ fn outputs(response: &tfprobe::pb::tensorflow::serving::PredictResponse) -> Name
 
 /// The seed-like model served as `resnet`, and a channel to its gRPC port.
 async fn seedlike_server() -> (ServerHandle, Channel) {
-    common::ensure_runtime();
+    tf::ensure_runtime();
     let server = start(config(vec![ModelSource::new(
         "resnet",
         fixture("seedlike"),
@@ -69,7 +68,7 @@ async fn seedlike_server() -> (ServerHandle, Channel) {
 }
 
 async fn two_models() -> ServerHandle {
-    common::ensure_runtime();
+    tf::ensure_runtime();
     let mut two_versions = ModelSource::new("two", fixture("two_versions"));
     two_versions.policy = VersionPolicy::All;
     two_versions.labels.insert("stable".into(), 1);
@@ -85,14 +84,14 @@ async fn two_models() -> ServerHandle {
 async fn seed_grpc_flow_predicts_like_python_tensorflow() {
     let server = two_models().await;
     let mut client = PredictionServiceClient::new(channel(server.grpc_addr().unwrap()).await);
-    for case in common::recorded_cases("seedlike") {
+    for case in tf::recorded_cases("seedlike") {
         // As resnet_client_grpc.py: model_spec.name, signature_name, image_bytes as string_val.
         let response = client
             .predict(request(spec("resnet", &case.signature), &case.inputs))
             .await
             .unwrap_or_else(|status| panic!("{}: {status}", case.name))
             .into_inner();
-        common::assert_tensors_match(&case.name, &outputs(&response), &case.outputs, 1e-6);
+        tf::assert_tensors_match(&case.name, &outputs(&response), &case.outputs, 1e-6);
         let model_spec = response.model_spec.unwrap();
         assert_eq!(model_spec.name, "resnet");
         assert_eq!(model_spec.signature_name, case.signature);
@@ -102,7 +101,7 @@ async fn seed_grpc_flow_predicts_like_python_tensorflow() {
         );
     }
     // An empty signature_name means serving_default; output_filter picks outputs.
-    let case = common::recorded_cases("seedlike")
+    let case = tf::recorded_cases("seedlike")
         .into_iter()
         .find(|case| case.name == "single_jpeg")
         .unwrap();
@@ -140,7 +139,7 @@ async fn versions_labels_and_tensor_content() {
             "two_versions_2",
         ),
     ] {
-        let case = common::recorded_cases(file).remove(0);
+        let case = tf::recorded_cases(file).remove(0);
         let mut request = request(
             Some(ModelSpec {
                 name: "two".into(),
@@ -156,7 +155,7 @@ async fn versions_labels_and_tensor_content() {
                 .insert(key.clone(), tensor_to_proto_content(tensor));
         }
         let response = client.predict(request).await.unwrap().into_inner();
-        common::assert_tensors_match(
+        tf::assert_tensors_match(
             &format!("{choice:?}"),
             &outputs(&response),
             &case.outputs,
@@ -199,13 +198,13 @@ async fn versions_labels_and_tensor_content() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_dtype_round_trips() {
-    common::ensure_runtime();
+    tf::ensure_runtime();
     let base = tempfile::tempdir().unwrap();
-    common::write_identity_model(&base.path().join("1"));
+    tf::write_identity_model(&base.path().join("1"));
     let server = start(config(vec![ModelSource::new("identity", base.path())])).await;
     let mut client = PredictionServiceClient::new(channel(server.grpc_addr().unwrap()).await);
-    for dtype in common::ALL_DTYPES {
-        let tensor = common::sample_tensor(dtype);
+    for dtype in tf::ALL_DTYPES {
+        let tensor = tf::sample_tensor(dtype);
         let signature = format!("identity_{}", dtype.python_name());
         for content in [false, true] {
             let proto = if content {

@@ -3,12 +3,12 @@
 //! after the timeout while normal clients keep getting prompt answers; idle
 //! keep-alive connections close; connections beyond the cap wait for a slot; and
 //! a shutdown lets requests in flight finish while the ports refuse new ones.
-//! (Restarting on the same ports is checked in tests/server_reload.rs.)
+//! (Restarting on the same ports is checked in tests/it/server_reload.rs.)
 
-mod common;
-mod server_common;
-
-use server_common::{Hooked, Http, config, fixture, get, start, tf_loader};
+use crate::support::fixture;
+use crate::support::http::{Http, get};
+use crate::support::server::{Hooked, config, start, tf_loader};
+use crate::support::tf;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -99,7 +99,7 @@ async fn slow_stream(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_clients_are_closed_while_others_are_answered() {
-    common::ensure_runtime();
+    tf::ensure_runtime();
     let server = start(half_config()).await;
     let rest = server.rest_addr().unwrap();
     let grpc = server.grpc_addr().unwrap();
@@ -127,7 +127,7 @@ async fn slow_clients_are_closed_while_others_are_answered() {
 
     // Normal clients meanwhile: each answer comes promptly.
     let expected = {
-        let case = common::recorded_cases("two_versions_2").remove(0);
+        let case = tf::recorded_cases("two_versions_2").remove(0);
         case.outputs["y"].clone()
     };
     for _ in 0..3 {
@@ -176,7 +176,7 @@ async fn slow_clients_are_closed_while_others_are_answered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_keep_alive_connections_close_after_the_header_timeout() {
-    common::ensure_runtime();
+    tf::ensure_runtime();
     let server = start(half_config()).await;
     let rest = server.rest_addr().unwrap();
     let mut tcp = tokio::net::TcpStream::connect(rest).await.unwrap();
@@ -214,7 +214,7 @@ async fn idle_keep_alive_connections_close_after_the_header_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_beyond_the_cap_wait_for_a_free_slot() {
-    common::ensure_runtime();
+    tf::ensure_runtime();
     let mut config = half_config();
     config.max_connections = 3;
     let server = start(config).await;
@@ -257,7 +257,7 @@ fn refused(addr: SocketAddr) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_finishes_requests_in_flight_and_refuses_new_connections() {
-    common::ensure_runtime();
+    tf::ensure_runtime();
     let (started, finished) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let loader: Loader = {
         let (started, finished) = (started.clone(), finished.clone());

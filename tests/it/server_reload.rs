@@ -3,11 +3,11 @@
 //! serving, TF Serving model config files (policies, labels), and shutdown and a
 //! restart on the same ports.
 
-mod common;
-mod server_common;
-
-use server_common::load::{Check, Load, LoadSpec};
-use server_common::{Http, config, copy_dir, fixture, get, start};
+use crate::support::http::{Http, get};
+use crate::support::server::load::{Check, Load, LoadSpec};
+use crate::support::server::{config, start};
+use crate::support::tf;
+use crate::support::{copy_dir, fixture};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,7 +20,7 @@ use tfprobe::tensor::{Tensor, TensorData};
 
 /// What versions 1 and 2 of the two_versions fixture answer for x = [1, 2, 3, 4].
 fn expected(version: u32) -> Vec<f32> {
-    let case = common::recorded_cases(&format!("two_versions_{version}")).remove(0);
+    let case = tf::recorded_cases(&format!("two_versions_{version}")).remove(0);
     let TensorData::Float(values) = &case.outputs["y"].data else {
         panic!()
     };
@@ -28,7 +28,7 @@ fn expected(version: u32) -> Vec<f32> {
 }
 
 fn input() -> Tensor {
-    let case = common::recorded_cases("two_versions_1").remove(0);
+    let case = tf::recorded_cases("two_versions_1").remove(0);
     case.inputs["x"].clone()
 }
 
@@ -56,7 +56,7 @@ async fn wait_for(server: &ServerHandle, what: &str, done: impl Fn(&[VersionStat
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hot_reload_under_load_loses_no_request() {
-    common::ensure_runtime();
+    tf::ensure_runtime();
     let base = tempfile::tempdir().unwrap();
     install_version(base.path(), &fixture("two_versions").join("1"), 1);
     let server = start(config(vec![ModelSource::new("half", base.path())])).await;
@@ -130,7 +130,7 @@ async fn hot_reload_under_load_loses_no_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_version_keeps_the_previous_one_serving() {
-    common::ensure_runtime();
+    tf::ensure_runtime();
     let base = tempfile::tempdir().unwrap();
     install_version(base.path(), &fixture("two_versions").join("1"), 1);
     let server = start(config(vec![ModelSource::new("half", base.path())])).await;
@@ -187,7 +187,7 @@ async fn a_failing_version_keeps_the_previous_one_serving() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn model_config_file_policies_and_labels() {
-    common::ensure_runtime();
+    tf::ensure_runtime();
     let dir = tempfile::tempdir().unwrap();
     let config_text = format!(
         "model_config_list {{\n  config {{\n    name: 'half'\n    base_path: '{}'\n    model_platform: 'tensorflow'\n    \
@@ -241,7 +241,7 @@ async fn model_config_file_policies_and_labels() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_closes_the_ports_and_unloads() {
-    common::ensure_runtime();
+    tf::ensure_runtime();
     let server = start(config(vec![ModelSource::new(
         "half",
         fixture("two_versions"),

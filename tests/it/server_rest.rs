@@ -1,12 +1,12 @@
 //! TF Serving's REST API against real SavedModels (the fixtures and the bundled
 //! demo model) run by the real TensorFlow runtime: status and metadata JSON,
 //! predict in row and columnar form for every dtype, metrics (bad requests:
-//! tests/reliability_inputs.rs).
+//! tests/it/reliability_inputs.rs).
 
-mod common;
-mod server_common;
-
-use server_common::{Http, config, fixture, get, post, start, tensor_from_values, tensor_json};
+use crate::support::http::{self, Http, get, post};
+use crate::support::server::{config, start, tensor_from_values, tensor_json};
+use crate::support::tf;
+use crate::support::{fixture, repo};
 use tfprobe::server::{ModelSource, ServerHandle};
 
 const SEED_STATUS: &str = r#"{
@@ -24,7 +24,7 @@ const SEED_STATUS: &str = r#"{
 "#;
 
 async fn resnet_server() -> ServerHandle {
-    common::ensure_runtime();
+    tf::ensure_runtime();
     start(config(vec![ModelSource::new(
         "resnet",
         fixture("seedlike"),
@@ -79,7 +79,7 @@ async fn status_and_metadata_match_tf_serving() {
 async fn seed_rest_flow_predicts_like_python_tensorflow() {
     let server = resnet_server().await;
     let addr = server.rest_addr().unwrap();
-    let cases = common::recorded_cases("seedlike");
+    let cases = tf::recorded_cases("seedlike");
     let mut http = Http::connect(addr);
     for case in cases
         .iter()
@@ -92,7 +92,7 @@ async fn seed_rest_flow_predicts_like_python_tensorflow() {
         // Row format, exactly as resnet_client.py builds it (no Content-Type).
         let instances: Vec<String> = jpegs
             .iter()
-            .map(|jpeg| format!("{{\"b64\": \"{}\"}}", server_common::b64(jpeg)))
+            .map(|jpeg| format!("{{\"b64\": \"{}\"}}", http::b64(jpeg)))
             .collect();
         let body = format!("{{\"instances\" : [{}]}}", instances.join(", "));
         let reply = http.post("/v1/models/resnet:predict", &body);
@@ -123,20 +123,20 @@ async fn seed_rest_flow_predicts_like_python_tensorflow() {
         for (key, want) in &case.outputs {
             got.insert(key.clone(), tensor_from_values(want, &outputs[key]));
         }
-        common::assert_tensors_match(&case.name, &got, &case.outputs, 1e-6);
+        tf::assert_tensors_match(&case.name, &got, &case.outputs, 1e-6);
     }
     server.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_dtype_round_trips_in_row_and_columnar_form() {
-    common::ensure_runtime();
+    tf::ensure_runtime();
     let base = tempfile::tempdir().unwrap();
-    common::write_identity_model(&base.path().join("1"));
+    tf::write_identity_model(&base.path().join("1"));
     let server = start(config(vec![ModelSource::new("identity", base.path())])).await;
     let mut http = Http::connect(server.rest_addr().unwrap());
-    for dtype in common::ALL_DTYPES {
-        let tensor = common::sample_tensor(dtype);
+    for dtype in tf::ALL_DTYPES {
+        let tensor = tf::sample_tensor(dtype);
         let signature = format!("identity_{}", dtype.python_name());
         let columnar =
             serde_json::json!({"signature_name": signature, "inputs": tensor_json(&tensor)});
@@ -179,7 +179,7 @@ async fn every_dtype_round_trips_in_row_and_columnar_form() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fixture_models_match_python_outputs_over_rest() {
-    common::ensure_runtime();
+    tf::ensure_runtime();
     let server = start(config(vec![
         ModelSource::new("dtypes", fixture("dtypes")),
         ModelSource::new("shapes", fixture("shapes")),
@@ -188,7 +188,7 @@ async fn fixture_models_match_python_outputs_over_rest() {
     let mut http = Http::connect(server.rest_addr().unwrap());
     for model in ["dtypes", "shapes"] {
         // JSON cannot say [0, 3] (an empty list has no inner dims), in TF Serving neither.
-        for case in common::recorded_cases(model)
+        for case in tf::recorded_cases(model)
             .into_iter()
             .filter(|case| case.name != "empty_batch")
         {
@@ -212,7 +212,7 @@ async fn fixture_models_match_python_outputs_over_rest() {
                 };
                 got.insert(key.clone(), tensor_from_values(want, value));
             }
-            common::assert_tensors_match(&context, &got, &case.outputs, 1e-6);
+            tf::assert_tensors_match(&context, &got, &case.outputs, 1e-6);
         }
     }
     server.shutdown().await;
@@ -222,13 +222,8 @@ async fn fixture_models_match_python_outputs_over_rest() {
 async fn metrics_count_requests_and_loads() {
     let server = resnet_server().await;
     let addr = server.rest_addr().unwrap();
-    let jpeg =
-        std::fs::read(server_common::repo().join("tests/fixtures/images/gradient_48x40.jpg"))
-            .unwrap();
-    let body = format!(
-        "{{\"instances\": [{{\"b64\": \"{}\"}}]}}",
-        server_common::b64(&jpeg)
-    );
+    let jpeg = std::fs::read(repo().join("tests/fixtures/images/gradient_48x40.jpg")).unwrap();
+    let body = format!("{{\"instances\": [{{\"b64\": \"{}\"}}]}}", http::b64(&jpeg));
     assert_eq!(post(addr, "/v1/models/resnet:predict", &body).status, 200);
     assert_eq!(
         post(addr, "/v1/models/resnet:predict", r#"{"instances": [1]}"#).status,
@@ -260,8 +255,8 @@ async fn metrics_count_requests_and_loads() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_model_classifies_the_sample_photos() {
-    common::ensure_runtime();
-    let base = server_common::repo().join("assets/models/efficientnet_lite0");
+    tf::ensure_runtime();
+    let base = repo().join("assets/models/efficientnet_lite0");
     let server = start(config(vec![ModelSource::new("efficientnet", base.clone())])).await;
     let expected: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(base.join("expected_probabilities.json")).unwrap(),
@@ -269,11 +264,10 @@ async fn demo_model_classifies_the_sample_photos() {
     .unwrap();
     let mut http = Http::connect(server.rest_addr().unwrap());
     for (image, info) in expected["images"].as_object().unwrap() {
-        let bytes =
-            std::fs::read(server_common::repo().join(info["path"].as_str().unwrap())).unwrap();
+        let bytes = std::fs::read(repo().join(info["path"].as_str().unwrap())).unwrap();
         let body = format!(
             "{{\"instances\": [{{\"b64\": \"{}\"}}]}}",
-            server_common::b64(&bytes)
+            http::b64(&bytes)
         );
         let reply = http.post("/v1/models/efficientnet:predict", &body);
         assert_eq!(reply.status, 200, "{image}: {}", reply.body);

@@ -4,13 +4,13 @@
 //! untrusted clients, mutual TLS from TF Serving's `SSLConfig` file, and
 //! `tfprobe serve` refusing bad TLS files with their names.
 
-mod common;
-mod server_common;
-
+use crate::support::fixture;
+use crate::support::http::Http;
+use crate::support::pki::{Pki, ca, pki, write_client_cert};
+use crate::support::server::{config, start};
+use crate::support::tf;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use server_common::pki::{Pki, ca, pki, write_client_cert};
-use server_common::{Http, config, fixture, start};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -52,7 +52,7 @@ fn write_ssl_config(pki: &Pki, client_verify: bool) -> PathBuf {
 }
 
 async fn tls_server(tls: TlsSettings) -> ServerHandle {
-    common::ensure_runtime();
+    tf::ensure_runtime();
     let mut config = config(vec![ModelSource::new("half", fixture("two_versions"))]);
     config.tls = Some(tls);
     start(config).await
@@ -223,7 +223,7 @@ async fn plain_text_and_untrusting_clients_are_refused_clearly() {
 async fn clients_that_stall_the_handshake_are_closed_after_the_header_timeout() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let pki = pki();
-    common::ensure_runtime();
+    tf::ensure_runtime();
     let mut config = config(vec![ModelSource::new("half", fixture("two_versions"))]);
     config.tls = Some(
         TlsSettings::from_pem_files(&pki.path("server.pem"), &pki.path("server.key")).unwrap(),
@@ -271,7 +271,7 @@ async fn clients_that_stall_the_handshake_are_closed_after_the_header_timeout() 
 }
 
 /// A gRPC channel presenting `client.pem`, built with plain rustls so that the server
-/// is checked independently of tfprobe's client (tests/client_tls.rs covers that).
+/// is checked independently of tfprobe's client (tests/it/client_tls.rs covers that).
 async fn grpc_with_client_cert(pki: &Pki, port: u16) -> tonic::transport::Channel {
     let mut roots = rustls::RootCertStore::empty();
     roots

@@ -4,11 +4,11 @@
 //! 1000-record limit holds. The warmup files are written here by a TFRecord
 //! writer of its own (bit-by-bit CRC32C), independent of the server's reader.
 
-mod common;
-mod server_common;
-
+use crate::support::http::post;
+use crate::support::server::{Hooked, config, start, tf_loader};
+use crate::support::tf;
+use crate::support::{copy_dir, fixture};
 use prost::Message;
-use server_common::{Hooked, config, copy_dir, fixture, post, start, tf_loader};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -171,7 +171,10 @@ fn load_error(server: &ServerHandle, model: &str) -> (Code, String) {
         .expect("a failed load has an error")
 }
 
-/// Log lines of every test in this binary (each test's paths are its own).
+/// Log lines of the whole process (each test's paths are its own). The capture is the
+/// process's one global tracing subscriber, set by the first test that calls this; no
+/// other test or helper sets one (`tfprobe::ui::run` and `tfprobe serve` do, in their
+/// own processes).
 fn logs() -> &'static Mutex<Vec<u8>> {
     static LOGS: OnceLock<&'static Mutex<Vec<u8>>> = OnceLock::new();
     LOGS.get_or_init(|| {
@@ -208,7 +211,7 @@ fn log_lines_mentioning(text: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_are_replayed_before_the_version_is_available() {
-    common::ensure_runtime();
+    tf::ensure_runtime();
     logs();
     let base = tempfile::tempdir().unwrap();
     let dir = install(base.path(), 1);
@@ -257,7 +260,7 @@ async fn records_are_replayed_before_the_version_is_available() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn classify_and_regress_records_are_replayed() {
-    common::ensure_runtime();
+    tf::ensure_runtime();
     let base = tempfile::tempdir().unwrap();
     let dir = base.path().join("1");
     copy_dir(&fixture("classify_regress").join("1"), &dir);
@@ -313,7 +316,7 @@ async fn classify_and_regress_records_are_replayed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broken_warmup_files_fail_their_version_only() {
-    common::ensure_runtime();
+    tf::ensure_runtime();
     let base = tempfile::tempdir().unwrap();
     let model_dir = |name: &str| install(&base.path().join(name), 1);
     let records = framed(&three_records());
@@ -428,7 +431,7 @@ async fn broken_warmup_files_fail_their_version_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_version_with_broken_warmup_leaves_the_old_one_serving() {
-    common::ensure_runtime();
+    tf::ensure_runtime();
     let base = tempfile::tempdir().unwrap();
     install(base.path(), 1);
     let server = start(config(vec![ModelSource::new("m", base.path())])).await;
@@ -463,7 +466,7 @@ async fn a_new_version_with_broken_warmup_leaves_the_old_one_serving() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn more_than_1000_records_fail_the_load_as_in_tf_serving() {
-    common::ensure_runtime();
+    tf::ensure_runtime();
     let base = tempfile::tempdir().unwrap();
     let at_limit = install(&base.path().join("at_limit"), 1);
     let records: Vec<Vec<u8>> = (0..1000).map(good_record).collect();

@@ -24,10 +24,7 @@ fn same(path: impl Into<String>, error: &'static str) -> BrokenModel {
 /// A copy of a fixture version in `dir`, to break on purpose.
 pub fn broken_copy(dir: &Path, name: &str, break_it: impl FnOnce(&Path)) -> String {
     let copy = dir.join(name);
-    crate::server_common::copy_dir(
-        &crate::server_common::fixture("two_versions").join("1"),
-        &copy,
-    );
+    super::copy_dir(&super::fixture("two_versions").join("1"), &copy);
     break_it(&copy);
     copy.display().to_string()
 }

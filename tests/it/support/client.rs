@@ -1,7 +1,6 @@
 //! Helpers of the client tests: small loopback servers that are not TF Serving
 //! (a fake REST model with an injected delay, an HTML 404 server, a silent
 //! listener) and a TLS-terminating proxy with a throw-away certificate.
-#![allow(dead_code)]
 
 use axum::body::Body;
 use axum::http::{Response, StatusCode};
@@ -103,12 +102,6 @@ pub async fn html_404() -> (SocketAddr, tokio::task::JoinHandle<()>) {
             let _ = axum::serve(listener, app).await;
         }),
     )
-}
-
-/// A port with nothing listening (bound, then closed).
-pub fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }
 
 /// A listener that completes TCP handshakes (the kernel's backlog) and never answers.

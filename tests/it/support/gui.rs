@@ -1,7 +1,6 @@
 //! Shared helpers of the GUI tests: the app in an egui_kittest harness, waiting for
 //! background work, dropped files, and an in-process TF Serving-compatible server
 //! whose backend returns fixed class scores (no TensorFlow needed).
-#![allow(dead_code)]
 
 use egui_kittest::Harness;
 use std::path::{Path, PathBuf};
@@ -12,10 +11,6 @@ use tfprobe::runtime::{Backend, NamedTensors, RuntimeError};
 use tfprobe::server::{Loader, ModelSource, ServerConfig, ServerHandle, TlsSettings};
 use tfprobe::tensor::{Tensor, TensorData};
 use tfprobe::ui::{LaunchOptions, TfprobeApp};
-
-pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// The app with default settings, opening `paths`.
 pub fn app_harness(paths: Vec<PathBuf>) -> Harness<'static, TfprobeApp> {
@@ -149,7 +144,7 @@ impl FakeServer {
 
     /// [`FakeServer::start`] serving over TLS with `tls` (both ports).
     pub fn start_with_tls(delay: Duration, tls: Option<TlsSettings>) -> FakeServer {
-        let model_dir = repo().join("assets/models/efficientnet_lite0");
+        let model_dir = super::repo().join("assets/models/efficientnet_lite0");
         let loader: Loader = Arc::new(move |dir: &Path| {
             let info = tfprobe::model::open(dir)?;
             Ok(Arc::new(FixedScores { info, delay }) as Arc<dyn Backend>)
@@ -180,14 +175,6 @@ impl FakeServer {
             .and_then(ServerHandle::rest_addr)
             .map(|addr| addr.port())
             .expect("REST port")
-    }
-
-    pub fn grpc_port(&self) -> u16 {
-        self.handle
-            .as_ref()
-            .and_then(ServerHandle::grpc_addr)
-            .map(|addr| addr.port())
-            .expect("gRPC port")
     }
 
     /// Connection settings of the Connect dialog that reach this server over REST.
@@ -221,14 +208,6 @@ pub fn connected_harness(server: &FakeServer, timeout: Duration) -> Harness<'sta
         h.state().state.remote.is_some()
     });
     harness
-}
-
-/// A port on 127.0.0.1 where nothing listens (bound, then released).
-pub fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    drop(listener);
-    port
 }
 
 /// Drops an image on the window and waits until its prediction is done or failed.

@@ -1,12 +1,8 @@
 //! Panic detection for the reliability tests: a hook (installed once per test
-//! binary, wrapping the previous one so messages still print) counts every
+//! process, wrapping the previous one so messages still print) counts every
 //! panic on a thread that is not a test's own thread. Server tasks, model
 //! workers and client threads panicking on bad input is what the suite looks
 //! for; a test's failed assertion is its own failure and is not counted.
-#![allow(dead_code)]
-
-pub mod broken_models;
-pub mod grpc;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, Once, PoisonError};
@@ -48,7 +44,7 @@ impl PanicWatch {
         PanicWatch(())
     }
 
-    /// No thread other than a test thread has panicked in this binary so far.
+    /// No thread other than a test thread has panicked in this process so far.
     pub fn assert_none(&self) {
         assert_eq!(
             PANICS.load(Ordering::SeqCst),

@@ -1,26 +1,17 @@
 //! Shared helpers of the runtime tests: a real libtensorflow (installed into tfprobe's
 //! cache once, under the install lock), the recorded Python TF outputs, comparisons, and a
 //! hand-built SavedModel that covers every serving dtype.
-#![allow(dead_code)]
 
 use base64::Engine;
 use prost::Message;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tfprobe::model::DType;
 use tfprobe::pb::tensorflow as tfpb;
 use tfprobe::runtime::library::{self, LoadedRuntime};
 use tfprobe::runtime::{NamedTensors, discovery, install};
 use tfprobe::tensor::{Tensor, TensorData};
-
-pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-pub fn fixture_model(name: &str) -> PathBuf {
-    repo().join("tests/fixtures/models").join(name)
-}
 
 /// libtensorflow, loaded. Installs it into the cache when nothing is found; FAILS (never
 /// skips) with the reason when that is impossible.
@@ -54,7 +45,7 @@ pub struct Case {
 
 /// All cases of `tests/fixtures/outputs/<name>.json`.
 pub fn recorded_cases(name: &str) -> Vec<Case> {
-    let path = repo()
+    let path = super::repo()
         .join("tests/fixtures/outputs")
         .join(format!("{name}.json"));
     let text = std::fs::read_to_string(&path)

@@ -4,7 +4,7 @@
 //! float `y`, until stopped or until a request budget is spent. Every answer
 //! goes through `check`; an error status or a rejected answer is a failure.
 
-use super::Http;
+use crate::support::http::Http;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
