@@ -4,6 +4,7 @@
 
 use crate::support::gui::{app_harness, drop_file, wait_until};
 use crate::support::repo;
+use crate::support::tf;
 use egui::accesskit::Role;
 use egui_kittest::kittest::{NodeT, Queryable};
 use std::time::Duration;
@@ -155,6 +156,9 @@ fn a_dropped_file_that_is_neither_model_nor_image_says_why() {
 
 #[test]
 fn about_names_the_app_and_tensorflow_runtime_versions() {
+    // The app's runtime check and the discovery below must see the same machine: no
+    // other test installs or loads the runtime in between.
+    let _runtime = tf::install_lock();
     let mut harness = app_harness(Vec::new());
     wait_until(&mut harness, "the runtime check", TIMEOUT, |h| {
         h.state().state.server.runtime != tfprobe::ui::state::RuntimeState::Unknown

@@ -2,6 +2,13 @@
 //! module per area, the shared helpers in `support`. Filter by module as by a former
 //! test binary, e.g. `cargo test --test it reliability_` or `cargo test --test it
 //! server_rest::`.
+//!
+//! One process runs every test, so what is process-wide is shared on purpose: the
+//! libtensorflow that `support::tf::ensure_runtime` installs and loads (once, under its
+//! lock), the compat venv, the panic hook of `support::panics` (which counts only while
+//! a reliability test watches, and never during a test that panics on purpose), and
+//! the log capture of `server_warmup`. A test that measures the whole process (memory)
+//! runs in a process of its own: `support::alone`.
 
 mod support;
 

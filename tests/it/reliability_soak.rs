@@ -3,6 +3,7 @@
 //! 20 version hot swaps under load with zero failed requests. The figures are
 //! printed (run with `--nocapture`) for docs/reliability.md.
 
+use crate::support::alone;
 use crate::support::panics::PanicWatch;
 use crate::support::server::load::{Check, Load, LoadSpec};
 use crate::support::server::{config, start};
@@ -22,8 +23,8 @@ const HOT_SWAPS: i64 = 20;
 /// and the end of the soak: allocator slack, not a leak per request.
 const MAX_RSS_GROWTH_PERCENT: f64 = 5.0;
 
-/// The tests run one at a time: RSS is the whole process's, and the swaps
-/// load and unload models.
+/// The tests run one at a time: RSS is the whole process's (the soak runs in a
+/// process of its own, see `support::alone`), and the swaps load and unload models.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// `y` of each two_versions version for [`x`].
@@ -66,6 +67,15 @@ fn spec(server: &ServerHandle, max_requests: Option<usize>, check: Check) -> Loa
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_mixed_requests_without_errors_or_memory_growth() {
     let _serial = SERIAL.lock().await;
+    // RSS is the whole process's: the test runs in a process where nothing else runs
+    // (the runtime installed first, so that it only loads there).
+    tf::ensure_runtime();
+    if !alone::in_own_process(
+        "reliability_soak::ten_thousand_mixed_requests_without_errors_or_memory_growth",
+        Duration::from_secs(600),
+    ) {
+        return;
+    }
     let panics = PanicWatch::install();
     tf::ensure_runtime();
     let server = start(config(vec![ModelSource::new(

@@ -1,6 +1,7 @@
 //! Helpers shared by the test modules: paths of the repository and its fixtures,
 //! directory copies and loopback ports; the rest lives in one module per area.
 
+pub mod alone;
 pub mod broken_models;
 pub mod client;
 pub mod grpc;

@@ -6,7 +6,7 @@ use base64::Engine;
 use prost::Message;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use tfprobe::model::DType;
 use tfprobe::pb::tensorflow as tfpb;
 use tfprobe::runtime::library::{self, LoadedRuntime};
@@ -16,8 +16,7 @@ use tfprobe::tensor::{Tensor, TensorData};
 /// libtensorflow, loaded. Installs it into the cache when nothing is found; FAILS (never
 /// skips) with the reason when that is impossible.
 pub fn ensure_runtime() -> Arc<LoadedRuntime> {
-    static INSTALL: Mutex<()> = Mutex::new(());
-    let _guard = INSTALL.lock().unwrap_or_else(|poison| poison.into_inner());
+    let _guard = install_lock();
     if let Some(loaded) = library::loaded() {
         return loaded;
     }
@@ -32,6 +31,14 @@ pub fn ensure_runtime() -> Arc<LoadedRuntime> {
     }
     library::ensure_loaded()
         .unwrap_or_else(|err| panic!("libtensorflow could not be loaded: {err}"))
+}
+
+/// Held while the runtime is installed and loaded: a test that compares two looks at
+/// the machine's runtime (discovery, the app's check) holds it so that no install or
+/// load by another test lands between them.
+pub fn install_lock() -> MutexGuard<'static, ()> {
+    static INSTALL: Mutex<()> = Mutex::new(());
+    INSTALL.lock().unwrap_or_else(|poison| poison.into_inner())
 }
 
 /// One recorded case: inputs and Python TF's outputs.
