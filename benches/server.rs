@@ -10,10 +10,12 @@
 //! without it the benchmark says so and exits. `TFPROBE_BENCH_MODEL_THREADS=N`
 //! overrides the server's threads per model (`--model_threads`).
 
-#[path = "../tests/server_common/mod.rs"]
-mod server_common;
+// The integration tests' HTTP/1.1 client; the benchmark sends predicts only.
+#[path = "../tests/it/support/http.rs"]
+#[allow(dead_code)]
+mod http;
 
-use server_common::Http;
+use http::Http;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -49,12 +51,8 @@ fn workloads() -> Vec<Workload> {
     let image = |bytes: Vec<u8>| Tensor::new(vec![1], TensorData::String(vec![bytes])).unwrap();
     let small_jpeg = jpeg("tests/fixtures/images/gradient_48x40.jpg");
     let rocket = jpeg("assets/images/rocket.jpg");
-    let b64_body = |bytes: &[u8]| {
-        format!(
-            "{{\"instances\": [{{\"b64\": \"{}\"}}]}}",
-            server_common::b64(bytes)
-        )
-    };
+    let b64_body =
+        |bytes: &[u8]| format!("{{\"instances\": [{{\"b64\": \"{}\"}}]}}", http::b64(bytes));
     vec![
         Workload {
             label: "tiny (4 floats -> 4 floats)",

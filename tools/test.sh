@@ -21,7 +21,7 @@ fi
 
 # Python helpers used by the tests (official TF Serving client, etc.) and the
 # TensorFlow runtime are provisioned by the tests themselves into cached folders,
-# so a plain `cargo test` works too; see tests/common/mod.rs.
+# so a plain `cargo test` works too; see tests/it/support/tf.rs.
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 # A one-off build (CI) gains nothing from incremental caches but their disk space.
 if [ "${CI:-}" = "true" ]; then export CARGO_INCREMENTAL=0; fi

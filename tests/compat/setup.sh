@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates (or reuses) the Python environment that runs TF Serving's official
-# Python client against `tfprobe serve` (tests/server_compat.rs).
+# Python client against `tfprobe serve` (tests/it/server_compat.rs).
 #
 #   bash tests/compat/setup.sh            # -> .venv-compat/ in the repository root
 #
