@@ -9,6 +9,7 @@ use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
 use std::time::Duration;
 use tfprobe::ui::state::{PredictStatus, ServerPhase, Tab};
+use tfprobe::workflow::target::EmbeddedEndpoints;
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -34,9 +35,9 @@ fn start_the_embedded_server_and_classify_a_photo() {
     wait_until(&mut harness, "the server to serve", TIMEOUT, |h| {
         h.state().state.target_ready()
     });
-    let ServerPhase::Running {
+    let ServerPhase::Running(EmbeddedEndpoints {
         rest, model_name, ..
-    } = harness.state().state.server.phase.clone()
+    }) = harness.state().state.server.phase.clone()
     else {
         panic!(
             "the server is not running: {:?}",

@@ -17,6 +17,7 @@ use std::time::Duration;
 use tfprobe::client::{Client, ClientConfig, ModelClient, Protocol, TlsOptions};
 use tfprobe::ui::TfprobeApp;
 use tfprobe::ui::state::{PredictStatus, ServerPhase, Tab};
+use tfprobe::workflow::target::EmbeddedEndpoints;
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 const MODEL: &str = "efficientnet_lite0";
@@ -62,7 +63,8 @@ fn serves_over_tls_from_the_panel() {
     wait_until(&mut harness, "the server to serve", TIMEOUT, |h| {
         h.state().state.target_ready()
     });
-    let ServerPhase::Running { rest, tls_cert, .. } = harness.state().state.server.phase.clone()
+    let ServerPhase::Running(EmbeddedEndpoints { rest, tls_cert, .. }) =
+        harness.state().state.server.phase.clone()
     else {
         panic!("not running: {:?}", harness.state().state.server.phase)
     };

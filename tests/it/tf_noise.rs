@@ -2,39 +2,14 @@
 //! merged as a shell's `2>&1` merges them, hold the command's output and our own errors but
 //! none of TensorFlow's log lines, unless `--verbose` asks for them.
 
+use crate::support::{repo, tf};
 use std::io::Read;
-use std::path::PathBuf;
 use std::process::Command;
-use std::sync::Mutex;
-use tfprobe::runtime::{discovery, install};
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A TensorFlow runtime the binary will find: installed into tfprobe's cache when none is
-/// found (as the other runtime tests do); FAILS, never skips, when that is impossible.
-fn ensure_runtime() {
-    static INSTALL: Mutex<()> = Mutex::new(());
-    let _guard = INSTALL.lock().unwrap_or_else(|poison| poison.into_inner());
-    if let Err(not_found) = discovery::discover() {
-        eprintln!(
-            "no TensorFlow runtime found ({not_found}); installing {} into the cache",
-            discovery::DEFAULT_VERSION
-        );
-        install::install(discovery::DEFAULT_VERSION, |_| {}).unwrap_or_else(|err| {
-            panic!(
-                "these tests need libtensorflow and installing it failed: {err}; get it with \
-                 `tfprobe runtime install` or point TENSORFLOW_DIR at a directory holding libtensorflow.so"
-            )
-        });
-    }
-}
 
 /// Runs tfprobe with stdout and stderr on one pipe (`2>&1`); returns the exit code and the
 /// merged text.
 fn merged(args: &[&str]) -> (Option<i32>, String) {
-    ensure_runtime();
+    tf::ensure_runtime();
     let (mut reader, writer) = std::io::pipe().expect("pipe");
     let mut child = Command::new(env!("CARGO_BIN_EXE_tfprobe"))
         .args(args)
