@@ -141,7 +141,11 @@ impl Report<'_> {
                 );
             }
             Origin::Server { .. } => {
-                let _ = writeln!(text, "latency:   {:.2} ms (round trip)", answer.latency_ms);
+                let _ = writeln!(
+                    text,
+                    "latency:   {:.2} ms (round trip of the ranked request)",
+                    answer.latency_ms
+                );
             }
         }
         text
