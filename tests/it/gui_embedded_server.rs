@@ -2,13 +2,13 @@
 //! ports), wait for AVAILABLE, drop a cat photo and read the top-k bars. Needs
 //! libtensorflow, provisioned like the runtime tests (installed into the cache once).
 
-use crate::support::gui::{app_harness, drop_and_wait_for_prediction, wait_until};
+use crate::support::gui::{drop_and_wait_for_prediction, model_on_free_ports, wait_until};
 use crate::support::repo;
 use crate::support::tf;
 use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
 use std::time::Duration;
-use tfprobe::ui::state::{PredictStatus, ServerPhase, Tab};
+use tfprobe::ui::state::{PredictStatus, ServerPhase};
 use tfprobe::workflow::target::EmbeddedEndpoints;
 
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -16,16 +16,8 @@ const TIMEOUT: Duration = Duration::from_secs(120);
 #[test]
 fn start_the_embedded_server_and_classify_a_photo() {
     tf::ensure_runtime();
-    let mut harness = app_harness(vec![repo().join("assets/models/efficientnet_lite0/1")]);
-    wait_until(&mut harness, "the model", TIMEOUT, |h| {
-        h.state().state.local.is_some()
-    });
-    {
-        let state = &mut harness.state_mut().state;
-        state.persisted.server.grpc_port = 0;
-        state.persisted.server.rest_port = 0;
-        state.persisted.tab = Tab::Server;
-    }
+    let mut harness =
+        model_on_free_ports(repo().join("assets/models/efficientnet_lite0/1"), TIMEOUT);
     harness.step();
     harness.step();
     harness.get_by_label("Embedded server");

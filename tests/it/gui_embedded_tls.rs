@@ -8,7 +8,7 @@ use crate::support::pki;
 use crate::support::repo;
 use crate::support::tf;
 
-use crate::support::gui::{app_harness, drop_and_wait_for_prediction, wait_until};
+use crate::support::gui::{drop_and_wait_for_prediction, model_on_free_ports, wait_until};
 use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
@@ -16,7 +16,7 @@ use std::path::Path;
 use std::time::Duration;
 use tfprobe::client::{Client, ClientConfig, ModelClient, Protocol, TlsOptions};
 use tfprobe::ui::TfprobeApp;
-use tfprobe::ui::state::{PredictStatus, ServerPhase, Tab};
+use tfprobe::ui::state::{PredictStatus, ServerPhase};
 use tfprobe::workflow::target::EmbeddedEndpoints;
 
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -24,19 +24,14 @@ const MODEL: &str = "efficientnet_lite0";
 
 /// The app on the server tab with the demo model open, free ports and TLS on.
 fn server_tab(cert: &Path, key: &Path) -> Harness<'static, TfprobeApp> {
-    let mut harness = app_harness(vec![repo().join("assets/models/efficientnet_lite0/1")]);
-    wait_until(&mut harness, "the model", TIMEOUT, |h| {
-        h.state().state.local.is_some()
-    });
+    let mut harness =
+        model_on_free_ports(repo().join("assets/models/efficientnet_lite0/1"), TIMEOUT);
     {
         let state = &mut harness.state_mut().state;
         let server = &mut state.persisted.server;
-        server.grpc_port = 0;
-        server.rest_port = 0;
         server.tls = true;
         server.tls_cert_file = cert.display().to_string();
         server.tls_key_file = key.display().to_string();
-        state.persisted.tab = Tab::Server;
     }
     harness.step();
     harness.step();

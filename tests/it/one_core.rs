@@ -5,13 +5,13 @@
 //! encoded bytes with labels for 1001 classes (the EfficientNet demo), one decoded
 //! float pixels (a Keras image classifier), one is the seed article's ResNet look-alike.
 
-use crate::support::gui::{app_harness, drop_and_wait_for_prediction, wait_until};
+use crate::support::gui::{drop_and_wait_for_prediction, model_on_free_ports, wait_until};
 use crate::support::{repo, tf};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 use tfprobe::imaging::Classification;
-use tfprobe::ui::state::{PredictStatus, Tab};
+use tfprobe::ui::state::PredictStatus;
 use tfprobe::workflow::open;
 use tfprobe::workflow::serve::EmbeddedServer;
 
@@ -44,16 +44,7 @@ fn cli_top_k(args: &[&str]) -> Classification {
 
 /// The app: open `model`, start its embedded server on free ports, drop `image`.
 fn app_top_k(model: &Path, image: &Path) -> Classification {
-    let mut harness = app_harness(vec![model.to_path_buf()]);
-    wait_until(&mut harness, "the model", TIMEOUT, |h| {
-        h.state().state.local.is_some()
-    });
-    {
-        let state = &mut harness.state_mut().state;
-        state.persisted.server.grpc_port = 0;
-        state.persisted.server.rest_port = 0;
-        state.persisted.tab = Tab::Server;
-    }
+    let mut harness = model_on_free_ports(model.to_path_buf(), TIMEOUT);
     harness
         .state_mut()
         .push_command(tfprobe::ui::command::Command::StartServer);
@@ -86,7 +77,8 @@ fn assert_same(model: &str, name: &str, got: &Classification, want: &[(usize, f3
     assert_eq!(got.len(), 5, "{model}: {name} listed {got:?}");
     for (rank, ((class, score), (want_class, want_score))) in got.iter().zip(want).enumerate() {
         assert_eq!(
-            class, want_class,
+            class,
+            want_class,
             "{model}: {name} ranks class {class} at {}, predict --model ranks {want_class}",
             rank + 1
         );
@@ -119,7 +111,10 @@ fn same_answer_everywhere(model: &str, image: &str) {
     runtime.block_on(async {
         let deadline = tokio::time::Instant::now() + TIMEOUT;
         while !started.handle.ready() {
-            assert!(tokio::time::Instant::now() < deadline, "{model}: not AVAILABLE");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{model}: not AVAILABLE"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     });
@@ -154,12 +149,18 @@ fn same_answer_everywhere(model: &str, image: &str) {
 
 #[test]
 fn encoded_bytes_model_gives_one_answer_everywhere() {
-    same_answer_everywhere("assets/models/efficientnet_lite0", "assets/images/chelsea.png");
+    same_answer_everywhere(
+        "assets/models/efficientnet_lite0",
+        "assets/images/chelsea.png",
+    );
 }
 
 #[test]
 fn float_pixel_keras_model_gives_one_answer_everywhere() {
-    same_answer_everywhere("tests/fixtures/models/keras_image", "assets/images/rocket.jpg");
+    same_answer_everywhere(
+        "tests/fixtures/models/keras_image",
+        "assets/images/rocket.jpg",
+    );
 }
 
 #[test]

@@ -28,6 +28,20 @@ pub fn app_harness(paths: Vec<PathBuf>) -> Harness<'static, TfprobeApp> {
         })
 }
 
+/// The app with `model` open, its embedded server set to free ports (REST and gRPC),
+/// on the Server tab.
+pub fn model_on_free_ports(model: PathBuf, timeout: Duration) -> Harness<'static, TfprobeApp> {
+    let mut harness = app_harness(vec![model]);
+    wait_until(&mut harness, "the model", timeout, |h| {
+        h.state().state.local.is_some()
+    });
+    let state = &mut harness.state_mut().state;
+    state.persisted.server.grpc_port = 0;
+    state.persisted.server.rest_port = 0;
+    state.persisted.tab = tfprobe::ui::state::Tab::Server;
+    harness
+}
+
 /// Steps frames until `done` holds; panics with `what` after `timeout`.
 pub fn wait_until(
     harness: &mut Harness<'static, TfprobeApp>,
