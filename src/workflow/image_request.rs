@@ -134,3 +134,73 @@ pub fn synthetic_image() -> Vec<u8> {
         Err(_) => Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{DType, Shape, TensorInfoView};
+
+    fn signature(dtype: DType, sizes: &[i64]) -> SignatureInfo {
+        SignatureInfo {
+            key: "serving_default".into(),
+            method_name: "tensorflow/serving/predict".into(),
+            inputs: vec![TensorInfoView {
+                key: "images".into(),
+                dtype,
+                shape: Shape::from_sizes(sizes),
+                name: String::new(),
+            }],
+            outputs: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn pixels_follow_the_signature_and_the_mode_must_fit_the_input() {
+        let pixels = signature(DType::FLOAT, &[-1, 64, 64, 3]);
+        let plan = plan(&pixels, ImageOptions::default(), InputMode::Auto, None).unwrap();
+        assert_eq!(
+            plan.summary(),
+            "images: 64×64×3 DT_FLOAT pixels Nhwc, batch 1, normalised x/255 (0..1)"
+        );
+        let request = plan.request(&synthetic_image()).unwrap();
+        assert_eq!(request.inputs["images"].shape, vec![1, 64, 64, 3]);
+        let err = self::plan(&pixels, ImageOptions::default(), InputMode::Bytes, None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "input 'images' takes decoded pixels, not encoded bytes; choose Auto or Tensor"
+        );
+        let bytes = signature(DType::STRING, &[-1]);
+        let err = self::plan(&bytes, ImageOptions::default(), InputMode::Tensor, None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "input 'images' is DT_STRING: it takes the encoded file; choose Auto or Bytes"
+        );
+    }
+
+    #[test]
+    fn preprocessing_json_fills_what_the_user_left_open() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("assets.extra")).unwrap();
+        std::fs::write(
+            dir.path().join("assets.extra/preprocessing.json"),
+            r#"{"normalization": "symmetric", "size": [32, 48]}"#,
+        )
+        .unwrap();
+        let open = signature(DType::FLOAT, &[-1, -1, -1, 3]);
+        let plan = plan(
+            &open,
+            ImageOptions::default(),
+            InputMode::Auto,
+            Some(dir.path()),
+        )
+        .unwrap();
+        assert_eq!(
+            plan.preprocessing_file.as_deref(),
+            Some("assets.extra/preprocessing.json")
+        );
+        assert_eq!(
+            plan.summary(),
+            "images: 32×48×3 DT_FLOAT pixels Nhwc, batch 1, normalised x/127.5-1 (-1..1)"
+        );
+    }
+}

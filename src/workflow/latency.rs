@@ -156,3 +156,80 @@ pub fn csv(samples: &[Sample]) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::SavedModelInfo;
+    use crate::runtime::{Backend, NamedTensors, RuntimeError};
+    use crate::workflow::target::LocalTarget;
+    use std::sync::atomic::AtomicU64;
+
+    /// Answers every run; every third one fails.
+    struct Counting {
+        model: SavedModelInfo,
+        runs: AtomicU64,
+    }
+
+    impl Backend for Counting {
+        fn model(&self) -> &SavedModelInfo {
+            &self.model
+        }
+
+        fn run(
+            &self,
+            _signature_key: &str,
+            inputs: NamedTensors,
+            _output_keys: &[String],
+        ) -> Result<NamedTensors, RuntimeError> {
+            let run = self.runs.fetch_add(1, Ordering::Relaxed) + 1;
+            if run.is_multiple_of(3) {
+                return Err(RuntimeError::InvalidArgument {
+                    message: format!("run {run} fails"),
+                });
+            }
+            Ok(inputs)
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn warm_up_then_every_request_once_with_failures_counted() {
+        let backend = Arc::new(Counting {
+            model: SavedModelInfo::default(),
+            runs: AtomicU64::new(0),
+        });
+        let target = LocalTarget::from_backend(backend.clone());
+        let request = Request {
+            signature_key: "serving_default".into(),
+            inputs: NamedTensors::new(),
+        };
+        let plan = RunPlan {
+            requests: 30,
+            warmup: 3,
+            concurrency: 4,
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let cancel = Arc::new(AtomicBool::new(false));
+        let first_error = run(&target, &request, plan, cancel, tx).await.unwrap_err();
+        assert!(first_error.to_string().ends_with("fails"), "{first_error}");
+        let mut samples = Vec::new();
+        while let Some(sample) = rx.recv().await {
+            samples.push(sample);
+        }
+        assert_eq!(backend.runs.load(Ordering::Relaxed), 33);
+        let mut indices: Vec<u32> = samples.iter().map(|sample| sample.index).collect();
+        indices.sort_unstable();
+        assert_eq!(indices, (0..33).collect::<Vec<_>>());
+        assert!(samples[..3].iter().all(|sample| sample.warmup));
+        let stats = statistics(&samples);
+        let failed = samples.iter().filter(|s| s.latency_ms.is_none()).count() as u64;
+        assert_eq!(failed, 11, "every third of 33 runs fails");
+        assert_eq!(stats.count() + stats.errors(), 30);
+        let csv = csv(&samples);
+        assert_eq!(csv.lines().count(), 34);
+        assert!(
+            csv.starts_with("request,phase,latency_ms,ok\n0,warmup,"),
+            "{csv}"
+        );
+    }
+}
