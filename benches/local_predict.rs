@@ -12,6 +12,9 @@
 //! 2.21.0). Prints p50/p90/p99, throughput, the ratio and RSS of both processes, and
 //! writes the numbers to `target/bench-local-predict.json`.
 
+// Test code: a failed unwrap or expect is the test (or benchmark) failing, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;

@@ -10,6 +10,9 @@
 //! without it the benchmark says so and exits. `TFPROBE_BENCH_MODEL_THREADS=N`
 //! overrides the server's threads per model (`--model_threads`).
 
+// Test code: a failed unwrap or expect is the test (or benchmark) failing, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 // The integration tests' HTTP/1.1 client; the benchmark sends predicts only.
 #[path = "../tests/it/support/http.rs"]
 #[allow(dead_code)]

@@ -7,6 +7,9 @@
 //! texts are identical (op-set order aside), and prints medians, the speed ratio and
 //! tfprobe's peak RSS.
 
+// Test code: a failed unwrap or expect is the test (or benchmark) failing, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -51,8 +54,9 @@ fn time_runs(program: &str, args: &[&str], runs: usize) -> (Duration, String) {
 
 /// Peak resident set of all waited-for children so far, in MiB.
 fn children_peak_rss_mib() -> f64 {
-    // SAFETY: getrusage only writes into the struct we pass.
+    // SAFETY: rusage is plain integers and timevals, for which all-zero bytes are valid.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage only writes into the struct we pass.
     unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
     usage.ru_maxrss as f64 / 1024.0
 }

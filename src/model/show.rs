@@ -6,6 +6,8 @@ use super::error::ModelError;
 use super::functions::PyValue;
 use super::ops::python_str_repr;
 use super::tree::{MetaGraphInfo, SavedModelInfo, SignatureInfo, TensorInfoView};
+// Every `write!` here goes to a String, whose `fmt::Write` cannot fail (and the
+// values written have infallible Display impls), so the `fmt::Result`s are dropped.
 use std::fmt::Write;
 
 /// `show --dir D`: the tag-sets, each sorted and joined, in sorted order.
@@ -23,7 +25,7 @@ pub fn tag_sets_text(model: &SavedModelInfo) -> String {
     tag_sets.dedup();
     let mut out = String::from("The given SavedModel contains the following tag-sets:\n");
     for tag_set in tag_sets {
-        writeln!(out, "{}", python_str_repr(&tag_set)).expect("write to String");
+        let _ = writeln!(out, "{}", python_str_repr(&tag_set));
     }
     out
 }
@@ -68,7 +70,7 @@ pub fn signature_keys_text(model: &SavedModelInfo, tag_set: &str) -> Result<Stri
         "The given SavedModel MetaGraphDef contains SignatureDefs with the following keys:\n",
     );
     for signature in &meta_graph.signatures {
-        writeln!(out, "SignatureDef key: \"{}\"", signature.key).expect("write to String");
+        let _ = writeln!(out, "SignatureDef key: \"{}\"", signature.key);
     }
     Ok(out)
 }
@@ -98,14 +100,13 @@ pub fn all_text(model: &SavedModelInfo) -> String {
     let mut meta_graphs: Vec<&MetaGraphInfo> = model.meta_graphs.iter().collect();
     meta_graphs.sort_by(|a, b| a.tags.cmp(&b.tags));
     for meta_graph in meta_graphs {
-        write!(
+        let _ = write!(
             out,
             "\nMetaGraphDef with tag-set: '{}' contains the following SignatureDefs:\n",
             meta_graph.tags.join(", ")
-        )
-        .expect("write to String");
+        );
         for signature in &meta_graph.signatures {
-            write!(out, "\nsignature_def['{}']:\n", signature.key).expect("write to String");
+            let _ = write!(out, "\nsignature_def['{}']:\n", signature.key);
             write_signature(&mut out, signature, 1);
         }
         write_ops(&mut out, meta_graph);
@@ -120,33 +121,30 @@ fn write_signature(out: &mut String, signature: &SignatureInfo, indent: usize) {
     let pad = "  ".repeat(indent);
     let write_tensor = |out: &mut String, kind: &str, tensor: &TensorInfoView| {
         let inner = "  ".repeat(indent + 1);
-        write!(
+        let _ = write!(
             out,
             "{pad}  {kind}['{}'] tensor_info:\n{inner}    dtype: {}\n{inner}    shape: {}\n{inner}    name: {}\n",
             tensor.key,
             tensor.dtype.name(),
             tensor.shape.cli_text(),
             tensor.name
-        )
-        .expect("write to String");
+        );
     };
-    writeln!(
+    let _ = writeln!(
         out,
         "{pad}The given SavedModel SignatureDef contains the following input(s):"
-    )
-    .expect("write");
+    );
     for tensor in &signature.inputs {
         write_tensor(out, "inputs", tensor);
     }
-    writeln!(
+    let _ = writeln!(
         out,
         "{pad}The given SavedModel SignatureDef contains the following output(s):"
-    )
-    .expect("write");
+    );
     for tensor in &signature.outputs {
         write_tensor(out, "outputs", tensor);
     }
-    writeln!(out, "{pad}Method name is: {}", signature.method_name).expect("write to String");
+    let _ = writeln!(out, "{pad}Method name is: {}", signature.method_name);
 }
 
 fn write_ops(out: &mut String, meta_graph: &MetaGraphInfo) {
@@ -165,22 +163,20 @@ fn write_ops(out: &mut String, meta_graph: &MetaGraphInfo) {
             .collect();
         format!("{{{}}}", reprs.join(", "))
     };
-    writeln!(
+    let _ = writeln!(
         out,
         "The MetaGraph with tag set [{}] contains the following ops: {ops}",
         tags.join(", ")
-    )
-    .expect("write to String");
+    );
 }
 
 fn write_functions(out: &mut String, model: &SavedModelInfo) {
     out.push_str("\nConcrete Functions:");
     for function in &model.functions {
-        write!(out, "\n  Function Name: '{}'\n", function.name).expect("write to String");
+        let _ = write!(out, "\n  Function Name: '{}'\n", function.name);
         for (index, concrete) in function.concrete_functions.iter().enumerate() {
             if !concrete.args.is_empty() {
-                write!(out, "    Option #{}\n      Callable with:\n", index + 1)
-                    .expect("write to String");
+                let _ = write!(out, "    Option #{}\n      Callable with:\n", index + 1);
                 write_args(out, concrete.args.iter(), "Argument");
             }
             if !concrete.kwargs.is_empty() {
@@ -209,8 +205,8 @@ fn write_args<'a>(
         other => other.str(),
     };
     for (index, element) in arguments.enumerate() {
-        writeln!(out, "{PAD}{argument_type} #{}", index + 1).expect("write to String");
-        match element {
+        let _ = writeln!(out, "{PAD}{argument_type} #{}", index + 1);
+        let _ = match element {
             PyValue::Str(text) => writeln!(out, "{PAD}  {text}"),
             PyValue::TensorSpec { name, .. } => {
                 writeln!(
@@ -221,33 +217,31 @@ fn write_args<'a>(
                 )
             }
             PyValue::List(items) | PyValue::Tuple(items) => {
-                write!(
+                let _ = write!(
                     out,
                     "{PAD}  DType: {}\n{PAD}  Value: [",
                     element.type_name()
-                )
-                .expect("write");
+                );
                 for item in items {
-                    write!(out, "{}, ", quoted(item)).expect("write to String");
+                    let _ = write!(out, "{}, ", quoted(item));
                 }
                 writeln!(out, "\u{8}\u{8}]")
             }
             PyValue::NamedTuple { fields, .. } => {
-                write!(
+                let _ = write!(
                     out,
                     "{PAD}  DType: {}\n{PAD}  Value: [",
                     element.type_name()
-                )
-                .expect("write");
+                );
                 for (_, item) in fields {
-                    write!(out, "{}, ", quoted(item)).expect("write to String");
+                    let _ = write!(out, "{}, ", quoted(item));
                 }
                 writeln!(out, "\u{8}\u{8}]")
             }
             PyValue::Dict(fields) => {
-                write!(out, "{PAD}  DType: dict\n{PAD}  Value: {{").expect("write to String");
+                let _ = write!(out, "{PAD}  DType: dict\n{PAD}  Value: {{");
                 for (key, item) in fields {
-                    write!(out, "'{key}': {}, ", quoted(item)).expect("write to String");
+                    let _ = write!(out, "'{key}': {}, ", quoted(item));
                 }
                 writeln!(out, "\u{8}\u{8}}}")
             }
@@ -257,7 +251,6 @@ fn write_args<'a>(
                 other.type_name(),
                 other.str()
             ),
-        }
-        .expect("write to String");
+        };
     }
 }

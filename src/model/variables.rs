@@ -105,20 +105,21 @@ type Entry = (Vec<u8>, Vec<u8>);
 
 /// Reads every key/value of an uncompressed LevelDB table held in memory.
 fn read_table(bytes: &[u8]) -> Result<Vec<Entry>, String> {
-    if bytes.len() < FOOTER_LEN {
+    // The footer: two block handles padded to 40 bytes, then the 8-byte magic.
+    let Some((_, footer)) = bytes.split_last_chunk::<FOOTER_LEN>() else {
         return Err(format!(
             "file is {} bytes, shorter than a table footer ({FOOTER_LEN})",
             bytes.len()
         ));
-    }
-    let footer = &bytes[bytes.len() - FOOTER_LEN..];
-    let magic = u64::from_le_bytes(footer[40..48].try_into().expect("8 bytes"));
+    };
+    let [handles @ .., m0, m1, m2, m3, m4, m5, m6, m7] = *footer;
+    let magic = u64::from_le_bytes([m0, m1, m2, m3, m4, m5, m6, m7]);
     if magic != TABLE_MAGIC {
         return Err(format!(
             "bad table magic {magic:#018x}; expected {TABLE_MAGIC:#018x}"
         ));
     }
-    let mut cursor = &footer[..40];
+    let mut cursor = &handles[..];
     let _metaindex = read_handle(&mut cursor)?;
     let index_handle = read_handle(&mut cursor)?;
     let index_block = block(bytes, index_handle)?;
@@ -170,11 +171,10 @@ fn block(bytes: &[u8], (offset, size): (u64, u64)) -> Result<&[u8], String> {
 
 /// Decodes the prefix-compressed entries of a block (the restart array is skipped).
 fn block_entries(block: &[u8]) -> Result<Vec<Entry>, String> {
-    if block.len() < 4 {
+    let Some((_, &restart_count)) = block.split_last_chunk::<4>() else {
         return Err("block shorter than its restart count".into());
-    }
-    let restarts =
-        u32::from_le_bytes(block[block.len() - 4..].try_into().expect("4 bytes")) as usize;
+    };
+    let restarts = u32::from_le_bytes(restart_count) as usize;
     let restart_bytes = restarts
         .checked_mul(4)
         .and_then(|n| n.checked_add(4))

@@ -80,6 +80,16 @@ pub enum RuntimeError {
     #[error("the model worker is shutting down")]
     ShuttingDown,
 
+    /// The system refused to start a model worker thread (a process or memory limit).
+    #[error(
+        "cannot start model worker threads: {started} of {wanted} started, then the system refused one: {message}"
+    )]
+    WorkerThreads {
+        started: usize,
+        wanted: usize,
+        message: String,
+    },
+
     #[error("request timed out after {timeout_ms} ms")]
     Timeout { timeout_ms: u64 },
 
@@ -107,6 +117,7 @@ impl RuntimeError {
             }
             RuntimeError::Model(_) | RuntimeError::ModelLoad { .. } => Code::FailedPrecondition,
             RuntimeError::Install { .. } => Code::Internal,
+            RuntimeError::WorkerThreads { .. } => Code::ResourceExhausted,
         }
     }
 }

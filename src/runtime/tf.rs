@@ -65,6 +65,8 @@ struct Ports {
 pub struct TfBackend {
     model: SavedModelInfo,
     tags: Vec<String>,
+    /// The MetaGraph loaded (the one `tags` names in `model`), found once at load time.
+    meta_graph: MetaGraphInfo,
     bundle: SavedModelBundle,
     /// Kept alive for the session (operations also hold it).
     _graph: Graph,
@@ -123,8 +125,10 @@ impl TfBackend {
             .iter()
             .map(|signature| (signature.key.clone(), resolve_ports(&graph, signature)))
             .collect();
+        let meta_graph = meta_graph.clone();
         Ok(TfBackend {
             tags: options.tags.clone(),
+            meta_graph,
             model,
             bundle,
             _graph: graph,
@@ -145,10 +149,7 @@ impl TfBackend {
     }
 
     pub fn meta_graph(&self) -> &MetaGraphInfo {
-        let tags: Vec<&str> = self.tags.iter().map(String::as_str).collect();
-        self.model
-            .meta_graph(&tags)
-            .expect("the MetaGraph was checked at load time")
+        &self.meta_graph
     }
 }
 

@@ -76,6 +76,8 @@ pub struct ModelWorker {
     sender: RwLock<Option<SyncSender<Job>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     options: WorkerOptions,
+    /// Why no thread runs, when the system refused the first one ([`ModelWorker::new`]).
+    no_threads: Option<String>,
 }
 
 impl std::fmt::Debug for ModelWorker {
@@ -88,9 +90,35 @@ impl std::fmt::Debug for ModelWorker {
 }
 
 impl ModelWorker {
-    /// Starts `options.threads` threads serving `backend`.
+    /// Starts `options.threads` threads serving `backend`; fails when the system refuses
+    /// to start one (the threads already started are joined).
+    pub fn start(
+        backend: Arc<dyn Backend>,
+        options: WorkerOptions,
+    ) -> Result<ModelWorker, RuntimeError> {
+        match ModelWorker::spawn(backend, options) {
+            (worker, None) => Ok(worker),
+            (_, Some(err)) => Err(err),
+        }
+    }
+
+    /// Starts `options.threads` threads serving `backend`, like [`ModelWorker::start`],
+    /// but cannot fail: a thread the system refuses is logged and left out of the pool,
+    /// and when none starts every request fails with [`RuntimeError::WorkerThreads`].
     pub fn new(backend: Arc<dyn Backend>, options: WorkerOptions) -> ModelWorker {
-        let options = WorkerOptions {
+        let (worker, failure) = ModelWorker::spawn(backend, options);
+        if let Some(err) = failure {
+            tracing::error!("{err}");
+        }
+        worker
+    }
+
+    /// Starts threads until `options.threads` run or the system refuses one (returned).
+    fn spawn(
+        backend: Arc<dyn Backend>,
+        options: WorkerOptions,
+    ) -> (ModelWorker, Option<RuntimeError>) {
+        let mut options = WorkerOptions {
             threads: options.threads.max(1),
             queue_capacity: options.queue_capacity.max(1),
         };
@@ -100,22 +128,39 @@ impl ModelWorker {
             backend,
             in_flight: AtomicUsize::new(0),
         });
-        let threads = (0..options.threads)
-            .map(|index| {
-                let receiver = receiver.clone();
-                let shared = shared.clone();
-                std::thread::Builder::new()
-                    .name(format!("tfprobe-model-{index}"))
-                    .spawn(move || serve(&receiver, &shared))
-                    .expect("spawning a model worker thread")
-            })
-            .collect();
-        ModelWorker {
+        let wanted = options.threads;
+        let mut threads = Vec::with_capacity(wanted);
+        let mut refused = None;
+        for index in 0..wanted {
+            let receiver = receiver.clone();
+            let shared = shared.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("tfprobe-model-{index}"))
+                .spawn(move || serve(&receiver, &shared));
+            match spawned {
+                Ok(thread) => threads.push(thread),
+                Err(err) => {
+                    refused = Some(err.to_string());
+                    break;
+                }
+            }
+        }
+        let failure = refused.as_ref().map(|message| RuntimeError::WorkerThreads {
+            started: threads.len(),
+            wanted,
+            message: message.clone(),
+        });
+        let no_threads = if threads.is_empty() { refused } else { None };
+        // The pool that runs (fewer threads than asked only after a refusal).
+        options.threads = threads.len().max(1);
+        let worker = ModelWorker {
             shared,
             sender: RwLock::new(Some(sender)),
             threads: Mutex::new(threads),
             options,
-        }
+            no_threads,
+        };
+        (worker, failure)
     }
 
     pub fn options(&self) -> WorkerOptions {
@@ -142,6 +187,13 @@ impl ModelWorker {
         output_keys: &[String],
         reply: ReplyTo,
     ) -> Result<(), RuntimeError> {
+        if let Some(message) = &self.no_threads {
+            return Err(RuntimeError::WorkerThreads {
+                started: 0,
+                wanted: self.options.threads,
+                message: message.clone(),
+            });
+        }
         let guard = self
             .sender
             .read()

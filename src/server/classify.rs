@@ -248,15 +248,18 @@ fn serialized_examples(input: &Input, max_bytes: u64) -> Result<Vec<Vec<u8>>, Se
             examples.len()
         )));
     }
-    Ok(examples
+    examples
         .iter()
         .map(|example| {
             let mut bytes = Vec::with_capacity(context.len() + example.encoded_len());
             bytes.extend_from_slice(&context);
-            example.encode(&mut bytes).expect("a Vec grows as needed");
-            bytes
+            // Encoding fails only when a buffer cannot grow, which a Vec always can.
+            example.encode(&mut bytes).map_err(|err| {
+                ServeError::internal(format!("cannot serialize an example: {err}"))
+            })?;
+            Ok(bytes)
         })
-        .collect())
+        .collect()
 }
 
 /// TensorFlow's `TensorShape::DebugString`: `[3,1]`.

@@ -110,7 +110,9 @@ impl<R: Read> TfRecordReader<R> {
         let offset_bytes = self.offset_bytes;
         let mut header = Vec::with_capacity(HEADER_BYTES);
         self.read_up_to(&mut header, HEADER_BYTES as u64)?;
-        if header.len() < HEADER_BYTES {
+        // A whole header: the data's length (u64) and that length's masked CRC (u32).
+        let Ok([length_bytes @ .., c0, c1, c2, c3]) = <[u8; HEADER_BYTES]>::try_from(&header[..])
+        else {
             if !header.is_empty() {
                 tracing::warn!(
                     "TFRecord stream ends with {} stray bytes at {offset_bytes}; ignored, as TensorFlow does",
@@ -118,15 +120,14 @@ impl<R: Read> TfRecordReader<R> {
                 );
             }
             return Ok(None);
-        }
-        let (length_bytes, length_crc) = header.split_at(8);
-        if masked_crc32c(length_bytes) != le_u32(length_crc) {
+        };
+        if masked_crc32c(&length_bytes) != u32::from_le_bytes([c0, c1, c2, c3]) {
             return Err(TfRecordError::Corrupted {
                 offset_bytes,
                 part: "length",
             });
         }
-        let length = u64::from_le_bytes(length_bytes.try_into().expect("8 bytes"));
+        let length = u64::from_le_bytes(length_bytes);
         // Read what is there rather than allocating the claimed length first:
         // a wrong length must not allocate gigabytes.
         let mut data = Vec::new();
@@ -140,7 +141,7 @@ impl<R: Read> TfRecordReader<R> {
             });
         }
         let footer = data.split_off(data.len() - FOOTER_BYTES);
-        if masked_crc32c(&data) != le_u32(&footer) {
+        if Some(masked_crc32c(&data)) != le_u32(&footer) {
             return Err(TfRecordError::Corrupted {
                 offset_bytes,
                 part: "data",
@@ -163,8 +164,9 @@ impl<R: Read> TfRecordReader<R> {
     }
 }
 
-fn le_u32(bytes: &[u8]) -> u32 {
-    u32::from_le_bytes(bytes.try_into().expect("4 bytes"))
+/// A 4-byte little-endian u32; `None` for any other length.
+fn le_u32(bytes: &[u8]) -> Option<u32> {
+    bytes.try_into().ok().map(u32::from_le_bytes)
 }
 
 #[cfg(test)]

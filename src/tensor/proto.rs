@@ -232,10 +232,9 @@ impl Fill<'_> {
 
 fn from_content(dtype: DType, bytes: &[u8]) -> Option<TensorData> {
     fn chunks<const N: usize, T>(bytes: &[u8], from: impl Fn([u8; N]) -> T) -> Vec<T> {
-        bytes
-            .chunks_exact(N)
-            .map(|chunk| from(chunk.try_into().expect("chunks_exact yields N bytes")))
-            .collect()
+        // The caller checked that the length is a whole number of elements.
+        let (elements, _) = bytes.as_chunks::<N>();
+        elements.iter().map(|&element| from(element)).collect()
     }
     Some(match dtype {
         DType::FLOAT => TensorData::Float(chunks(bytes, f32::from_le_bytes)),

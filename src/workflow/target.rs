@@ -185,7 +185,8 @@ impl Target for ServerTarget {
 #[derive(Clone)]
 pub enum AnyTarget {
     Local(LocalTarget),
-    Server(ServerTarget),
+    // Boxed: a ServerTarget (clients, settings) is far larger than a LocalTarget.
+    Server(Box<ServerTarget>),
 }
 
 impl Target for AnyTarget {

@@ -10,6 +10,9 @@
 //! the log capture of `server_warmup`. A test that measures the whole process (memory)
 //! runs in a process of its own: `support::alone`.
 
+// Test code: a failed unwrap or expect is the test (or benchmark) failing, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 mod client_bench;

@@ -171,7 +171,9 @@ impl ModelManager {
                 })
             })
             .map_err(|err| (err.code(), err.to_string()))?;
-        let servable = Arc::new(Servable::new(name, version, backend, self.worker_options));
+        let servable = Servable::new(name, version, backend, self.worker_options)
+            .map_err(|err| (err.code(), err.to_string()))?;
+        let servable = Arc::new(servable);
         let records = (self.warm_up)(dir, &servable)?;
         if let Some(records) = records {
             self.metrics.record_warmup(name, version, records);

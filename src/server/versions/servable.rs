@@ -11,17 +11,19 @@ use std::sync::Arc;
 pub struct Servable {
     pub model: String,
     pub version: i64,
+    /// `Some` until `Drop` takes it (to drop it on another thread).
     worker: Option<ModelWorker>,
     signature_defs: SignatureDefMap,
 }
 
 impl Servable {
+    /// Starts the version's worker; fails when the system refuses its threads.
     pub(super) fn new(
         model: &str,
         version: i64,
         backend: Arc<dyn Backend>,
         options: WorkerOptions,
-    ) -> Servable {
+    ) -> Result<Servable, RuntimeError> {
         let mut signature_defs = SignatureDefMap::default();
         if let Some(meta_graph) = backend.model().serving_meta_graph() {
             for signature in &meta_graph.signatures {
@@ -30,16 +32,20 @@ impl Servable {
                     .insert(signature.key.clone(), signature.to_proto());
             }
         }
-        let worker = ModelWorker::new(backend, options);
-        Servable {
+        let worker = ModelWorker::start(backend, options)?;
+        Ok(Servable {
             model: model.to_string(),
             version,
             worker: Some(worker),
             signature_defs,
-        }
+        })
     }
 
     /// The worker that runs this version.
+    #[allow(
+        clippy::expect_used,
+        reason = "`worker` is Some from `new` until `drop`, which is the only code that takes it"
+    )]
     pub fn worker(&self) -> &ModelWorker {
         self.worker
             .as_ref()
