@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs every tfprobe test on this machine, installing what a fresh machine lacks.
-# This is the README's test command; .ci/run calls it and nothing else.
+# Runs every tfprobe test on this machine, installing what a fresh machine lacks:
+# `cargo fmt --check` and `cargo clippy --all-targets -- -D warnings` first (either
+# failing stops the run), then the tests. This is the README's test command; .ci/run
+# calls it and nothing else.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +27,34 @@ fi
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 # A one-off build (CI) gains nothing from incremental caches but their disk space.
 if [ "${CI:-}" = "true" ]; then export CARGO_INCREMENTAL=0; fi
+
+# Formatting and lints come first and stop the run: CI checks them on every change.
+# A minimal rustup profile lacks rustfmt and clippy; add them quietly when missing.
+if command -v rustup >/dev/null 2>&1; then
+  installed_components="$(rustup component list --installed 2>/dev/null || true)"
+  need_components=()
+  for component in rustfmt clippy; do
+    grep -q "^$component-" <<<"$installed_components" || need_components+=("$component")
+  done
+  if [ ${#need_components[@]} -gt 0 ]; then
+    rustup --quiet component add "${need_components[@]}" ||
+      echo "warning: rustup could not add ${need_components[*]}; the next step needs them" >&2
+  fi
+fi
+
+log "cargo fmt --check"
+if ! cargo fmt --check; then
+  echo "FAILED: cargo fmt --check: the code above is not formatted; run \`cargo fmt\` and commit the result" >&2
+  exit 1
+fi
+
+log "cargo clippy --all-targets -- -D warnings"
+# All targets (library, binary, tests, benches, build script) with the [lints] of
+# Cargo.toml and clippy.toml; any warning fails the run.
+if ! cargo clippy --all-targets --quiet -- -D warnings; then
+  echo "FAILED: cargo clippy --all-targets -- -D warnings: fix the findings above (or, where a panic truly cannot happen, a local #[allow(..., reason = \"...\")])" >&2
+  exit 1
+fi
 
 log "cargo test"
 # Library, binary and integration tests. Benchmarks (benches/, harness = false) are

@@ -85,8 +85,7 @@ pub fn run_path_argument(args: &[OsString], cli: &clap::Command) -> anyhow::Resu
 
 /// The subcommand closest to a mistyped one (at most two edits away).
 fn closest_subcommand(cli: &clap::Command, typed: &str) -> Option<String> {
-    cli
-        .get_subcommands()
+    cli.get_subcommands()
         .filter(|sub| !sub.is_hide_set())
         .map(|sub| {
             (

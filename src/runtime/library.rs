@@ -571,10 +571,10 @@ fn forward_before_abort() {
     // SAFETY: zeroed is a valid sigaction (no flags, empty mask, SIG_DFL) to fill in.
     let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
     action.sa_sigaction = on_abort as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: as above; sigaction overwrites it with the action it replaces.
+    let mut previous: libc::sigaction = unsafe { std::mem::zeroed() };
     // SAFETY: both structs are live; the handler only makes async-signal-safe calls
     // (ioctl, read, write, sigaction, raise) and atomic loads.
-    let mut previous: libc::sigaction = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
     let installed = unsafe {
         libc::sigemptyset(&mut action.sa_mask);
         libc::sigaction(libc::SIGABRT, &action, &mut previous) == 0
