@@ -7,11 +7,12 @@ use super::args::{ImageArgs, TargetArgs, runtime};
 use super::predict_report::{self, Origin};
 use anyhow::{Context, bail};
 use clap::Args;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use tfprobe::client::{ClientConfig, snippets};
+use tfprobe::imaging::ImageOptions;
 use tfprobe::model::{DType, SavedModelInfo, Shape, SignatureInfo, TensorInfoView};
 use tfprobe::runtime::LoadOptions;
 use tfprobe::workflow::classify::Ranking;
@@ -81,65 +82,91 @@ pub fn run(args: &PredictArgs) -> anyhow::Result<ExitCode> {
     let image = open::read_image(&args.image)?;
     let options = args.image_options.options()?;
     let text = if args.target.server.is_some() {
-        let config = args.target.config()?;
-        // Labels and preprocessing.json of a model on this machine, if one is named.
-        let local_model = match &args.model {
-            Some(dir) => Some(open::open_model(dir)?.info),
-            None => None,
-        };
-        let model_dir = local_model.as_ref().map(|model| model.path.clone());
-        runtime(1)?.block_on(async {
-            let target = ServerTarget::connect(&config)?;
-            let model = match target.model().await {
-                Ok(model) => model,
-                // Printing needs no server: fall back to the seed's signature.
-                Err(err) if args.printing() => {
-                    let key = args.image_options.input_key.clone().unwrap_or_else(|| "image_bytes".into());
-                    eprintln!("note: could not read the model's signatures ({err}); assuming input '{key}' takes encoded image bytes (DT_STRING, shape (-1))");
-                    encoded_image_model(&key)
-                }
-                Err(err) => return Err(anyhow::Error::new(err).context("asking the server for the model's signatures")),
-            };
-            let plan = plan(args, &model, options, model_dir.as_deref())?;
-            if args.printing() {
-                return printed_request(args, &config, &plan, image.bytes);
-            }
-            let origin = Origin::Server {
-                config: &config,
-                signature: &plan.signature_key,
-            };
-            predict_and_report(args, &target, &plan, image.bytes, model_dir, origin).await
-        })?
+        runtime(1)?.block_on(on_server(args, image.bytes, options))?
     } else {
-        let dir = args
-            .model
-            .as_deref()
-            .context("--model DIR (or --server HOST:PORT) is required")?;
-        let target = LocalTarget::load(dir, &LoadOptions::default())?;
-        let model_dir = target.info().path.clone();
-        let plan = plan(args, target.info(), options, Some(&model_dir))?;
-        let origin = Origin::Local {
-            model_dir: model_dir.clone(),
-            load_ms: target.load_ms,
-        };
-        runtime(1)?.block_on(predict_and_report(
-            args,
-            &target,
-            &plan,
-            image.bytes,
-            Some(model_dir),
-            origin,
-        ))?
+        locally(args, image.bytes, options)?
     };
     crate::cli::output::print_stdout(&text)?;
     Ok(ExitCode::SUCCESS)
 }
 
+/// `--server`: the model's signatures come from the server; labels and
+/// preprocessing.json from `--model`, when a local copy is named.
+async fn on_server(
+    args: &PredictArgs,
+    image_bytes: Vec<u8>,
+    options: ImageOptions,
+) -> anyhow::Result<String> {
+    let config = args.target.config()?;
+    let model_dir = match &args.model {
+        Some(dir) => Some(open::open_model(dir)?.info.path),
+        None => None,
+    };
+    let target = ServerTarget::connect(&config)?;
+    let model = match target.model().await {
+        Ok(model) => model,
+        // Printing needs no server: fall back to the seed's signature.
+        Err(err) if args.printing() => {
+            let key = args
+                .image_options
+                .input_key
+                .as_deref()
+                .unwrap_or("image_bytes");
+            eprintln!(
+                "note: could not read the model's signatures ({err}); assuming input '{key}' \
+                 takes encoded image bytes (DT_STRING, shape (-1))"
+            );
+            encoded_image_model(key)
+        }
+        Err(err) => {
+            return Err(
+                anyhow::Error::new(err).context("asking the server for the model's signatures")
+            );
+        }
+    };
+    let plan = plan(args, &model, options, model_dir.as_deref())?;
+    if args.printing() {
+        return printed_request(args, &config, &plan, image_bytes);
+    }
+    let origin = Origin::Server {
+        config: &config,
+        signature: &plan.signature_key,
+    };
+    predict_and_report(args, &target, &plan, image_bytes, model_dir, origin).await
+}
+
+/// `--model`: the model runs in this process.
+fn locally(
+    args: &PredictArgs,
+    image_bytes: Vec<u8>,
+    options: ImageOptions,
+) -> anyhow::Result<String> {
+    let dir = args
+        .model
+        .as_deref()
+        .context("--model DIR (or --server HOST:PORT) is required")?;
+    let target = LocalTarget::load(dir, &LoadOptions::default())?;
+    let model_dir = target.info().path.clone();
+    let plan = plan(args, target.info(), options, Some(&model_dir))?;
+    let origin = Origin::Local {
+        model_dir: model_dir.clone(),
+        load_ms: target.load_ms,
+    };
+    runtime(1)?.block_on(predict_and_report(
+        args,
+        &target,
+        &plan,
+        image_bytes,
+        Some(model_dir),
+        origin,
+    ))
+}
+
 fn plan(
     args: &PredictArgs,
     model: &SavedModelInfo,
-    options: tfprobe::imaging::ImageOptions,
-    model_dir: Option<&std::path::Path>,
+    options: ImageOptions,
+    model_dir: Option<&Path>,
 ) -> Result<ImagePlan, WorkflowError> {
     image_request::plan_for_model(
         model,

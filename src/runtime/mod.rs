@@ -10,6 +10,7 @@ pub mod discovery;
 mod error;
 pub mod install;
 pub mod library;
+mod stderr_filter;
 pub mod tf;
 mod tf_tensor;
 pub mod validate;

@@ -23,7 +23,7 @@ const WARMUP_RECORDS: &str = "tfprobe_model_warmup_records";
 
 /// Histogram samples are kept raw until the exporter's upkeep folds them into
 /// the buckets; a scrape does that, but a server nobody scrapes grew by about
-/// 20 bytes per request for ever (found by tests/reliability_soak.rs). Upkeep
+/// 20 bytes per request for ever (found by tests/it/reliability_soak.rs). Upkeep
 /// runs after this many requests, so memory stays flat without a timer task.
 const UPKEEP_EVERY_REQUESTS: u64 = 4096;
 

@@ -140,7 +140,7 @@ async fn tls_needs_a_trusted_certificate_unless_told_otherwise() {
     let with_tls = |options: TlsOptions| {
         let mut config = config(addr, Protocol::Rest, FAKE_MODEL);
         config.host = "localhost".into();
-        config.timeout = Duration::from_secs(5);
+        config.timeout = Duration::from_secs(20);
         config.tls = Some(options);
         Client::connect(&config).unwrap()
     };
