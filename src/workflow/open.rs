@@ -27,13 +27,6 @@ pub struct OpenedModel {
     pub read_ms: f64,
 }
 
-impl OpenedModel {
-    /// The version folder (`saved_model.pb`, `assets/`, `preprocessing.json`).
-    pub fn version_dir(&self) -> &Path {
-        &self.info.path
-    }
-}
-
 /// The outcome of opening a path.
 #[derive(Clone, Debug)]
 pub enum Opened {

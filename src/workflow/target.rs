@@ -140,10 +140,6 @@ impl ServerTarget {
         self.client.config()
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
     /// The client for one signature (the request names it on the wire).
     fn for_signature(&self, signature_key: &str) -> Client {
         self.client.with_signature(Some(signature_key.to_string()))
@@ -177,44 +173,6 @@ impl Target for ServerTarget {
             Prepared::Local(_) => Err(WorkflowError::Setting(
                 "a request prepared for a local model was sent to a server".into(),
             )),
-        }
-    }
-}
-
-/// Either kind of target, for front ends that switch between them at run time.
-#[derive(Clone)]
-pub enum AnyTarget {
-    Local(LocalTarget),
-    // Boxed: a ServerTarget (clients, settings) is far larger than a LocalTarget.
-    Server(Box<ServerTarget>),
-}
-
-impl Target for AnyTarget {
-    async fn model(&self) -> Result<SavedModelInfo, WorkflowError> {
-        match self {
-            AnyTarget::Local(target) => target.model().await,
-            AnyTarget::Server(target) => target.model().await,
-        }
-    }
-
-    async fn run(&self, request: &Request) -> Result<Answer, WorkflowError> {
-        match self {
-            AnyTarget::Local(target) => target.run(request).await,
-            AnyTarget::Server(target) => target.run(request).await,
-        }
-    }
-
-    fn prepare(&self, request: &Request) -> Result<Prepared, WorkflowError> {
-        match self {
-            AnyTarget::Local(target) => target.prepare(request),
-            AnyTarget::Server(target) => target.prepare(request),
-        }
-    }
-
-    async fn send_prepared(&self, prepared: &Prepared) -> Result<(), WorkflowError> {
-        match self {
-            AnyTarget::Local(target) => target.send_prepared(prepared).await,
-            AnyTarget::Server(target) => target.send_prepared(prepared).await,
         }
     }
 }
