@@ -3,6 +3,7 @@
 
 mod args;
 mod bench;
+mod compare;
 pub mod gui;
 mod output;
 mod package;
@@ -45,6 +46,8 @@ pub enum Command {
     Run(run::RunArgs),
     /// Load-test a running server (like perf_analyzer): throughput and latency per concurrency level.
     Bench(bench::BenchArgs),
+    /// The same images through two targets side by side: agreement, output difference, latency B/A.
+    Compare(compare::CompareArgs),
     /// Find or install libtensorflow (`runtime status`, `runtime install`).
     Runtime(runtime::RuntimeArgs),
     /// Print the man page (roff) for packaging.
@@ -72,6 +75,7 @@ pub unsafe fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         None | Some(
             Command::Run(_)
                 | Command::Predict(_)
+                | Command::Compare(_)
                 | Command::Serve(_)
                 | Command::Runtime(_)
                 | Command::Gui(_)
@@ -92,6 +96,7 @@ pub unsafe fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Predict(args)) => predict::run(&args),
         Some(Command::Run(args)) => run::run(&args),
         Some(Command::Bench(args)) => bench::run(&args),
+        Some(Command::Compare(args)) => compare::run(&args),
         Some(Command::Runtime(args)) => runtime::run(&args),
         Some(Command::Man) => package::man(Cli::command()),
         Some(Command::Completions(args)) => package::completions(&args, Cli::command()),

@@ -12,6 +12,8 @@
 //! - [`classify`]: outputs to labelled top-k, with the labels a user expects.
 //! - [`predict`]: the whole "this image through that model" flow.
 //! - [`latency`]: repeated runs with latency statistics.
+//! - [`compare`] and [`compare_target`]: the same images through two targets side by
+//!   side (outputs, rankings, latency).
 //! - [`serve`]: starting a server (the embedded one from an opened model, or
 //!   `tfprobe serve`'s), with the TensorFlow runtime checked first.
 //!
@@ -19,6 +21,8 @@
 //! kind ([`WorkflowError`]) until a front end shows them.
 
 pub mod classify;
+pub mod compare;
+pub mod compare_target;
 mod error;
 pub mod image_request;
 pub mod latency;

@@ -177,6 +177,44 @@ impl Target for ServerTarget {
     }
 }
 
+/// Either kind of target, for front ends that switch between them at run time.
+#[derive(Clone)]
+pub enum AnyTarget {
+    Local(LocalTarget),
+    // Boxed: a ServerTarget (clients, settings) is far larger than a LocalTarget.
+    Server(Box<ServerTarget>),
+}
+
+impl Target for AnyTarget {
+    async fn model(&self) -> Result<SavedModelInfo, WorkflowError> {
+        match self {
+            AnyTarget::Local(target) => target.model().await,
+            AnyTarget::Server(target) => target.model().await,
+        }
+    }
+
+    async fn run(&self, request: &Request) -> Result<Answer, WorkflowError> {
+        match self {
+            AnyTarget::Local(target) => target.run(request).await,
+            AnyTarget::Server(target) => target.run(request).await,
+        }
+    }
+
+    fn prepare(&self, request: &Request) -> Result<Prepared, WorkflowError> {
+        match self {
+            AnyTarget::Local(target) => target.prepare(request),
+            AnyTarget::Server(target) => target.prepare(request),
+        }
+    }
+
+    async fn send_prepared(&self, prepared: &Prepared) -> Result<(), WorkflowError> {
+        match self {
+            AnyTarget::Local(target) => target.send_prepared(prepared).await,
+            AnyTarget::Server(target) => target.send_prepared(prepared).await,
+        }
+    }
+}
+
 /// Where the embedded server listens, once it does.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EmbeddedEndpoints {
