@@ -266,7 +266,7 @@ async fn compare_image(
     let bytes = match &image.bytes {
         Ok(bytes) => bytes,
         Err(err) => {
-            row.error = Some(err.clone());
+            row.error = Some(err.trim_end().to_string());
             return (row, None);
         }
     };
@@ -278,21 +278,21 @@ async fn compare_image(
     let (request_a, request_b) = match built.await {
         Ok(requests) => requests,
         Err(err) => {
-            row.error = Some(err.to_string());
+            row.error = Some(err.to_string().trim_end().to_string());
             return (row, None);
         }
     };
     let answer_a = match a.target.run(&request_a).await {
         Ok(answer) => answer,
         Err(err) => {
-            row.error = Some(format!("A: {err}"));
+            row.error = Some(format!("A: {}", err.to_string().trim_end()));
             return (row, None);
         }
     };
     let answer_b = match b.target.run(&request_b).await {
         Ok(answer) => answer,
         Err(err) => {
-            row.error = Some(format!("B: {err}"));
+            row.error = Some(format!("B: {}", err.to_string().trim_end()));
             return (row, None);
         }
     };
