@@ -3,7 +3,7 @@
 
 use super::command::{Command, Commands};
 use super::effects::Tasks;
-use super::panels::{connect, latency, model_tree, predict, server};
+use super::panels::{compare, connect, latency, model_tree, predict, server};
 use super::state::{AppState, NoticeLevel, Persisted, Tab, ThemeChoice};
 use egui::{Key, KeyboardShortcut, Modifiers, RichText, Ui};
 use std::path::PathBuf;
@@ -287,6 +287,11 @@ impl TfprobeApp {
                 Tab::Server,
                 RichText::new("Server").strong(),
             );
+            ui.selectable_value(
+                &mut self.state.persisted.tab,
+                Tab::Compare,
+                RichText::new("Compare").strong(),
+            );
         });
         ui.separator();
         let (state, commands) = (&mut self.state, &mut self.commands);
@@ -299,6 +304,12 @@ impl TfprobeApp {
             }
             Tab::Latency => latency::show(ui, state, commands),
             Tab::Server => server::show(ui, state, commands),
+            Tab::Compare => {
+                egui::ScrollArea::vertical()
+                    .id_salt("compare")
+                    .auto_shrink([false, false])
+                    .show(ui, |ui| compare::show(ui, state, commands));
+            }
         }
     }
 
@@ -417,6 +428,7 @@ impl eframe::App for TfprobeApp {
             .retain(|notice| notice.at.elapsed() < keep);
         let busy = self.state.loading.is_some()
             || self.state.latency.running
+            || self.state.compare.running
             || !self.state.notices.is_empty();
         if busy {
             ctx.request_repaint_after(Duration::from_millis(250));

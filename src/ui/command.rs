@@ -42,6 +42,15 @@ pub enum Command {
     CancelLatency,
     ExportCsv,
     ExportPng,
+    /// Compare the current target (A) with the Compare tab's target B.
+    RunCompare,
+    CancelCompare,
+    /// Pick target B's SavedModel folder with a dialog.
+    PickCompareFolder,
+    /// Ask where to save the comparison's per-image rows (CSV).
+    ExportCompareCsv,
+    /// Write the comparison's per-image rows to this file.
+    SaveCompareCsv(PathBuf),
     CopyText(String),
     DismissModelError,
 }

@@ -96,6 +96,7 @@ impl Tasks {
             let (title, filter, ext) = match kind {
                 SaveKind::Csv => ("Export latencies as CSV", "CSV", "csv"),
                 SaveKind::Png => ("Export the chart as PNG", "PNG image", "png"),
+                SaveKind::CompareCsv => ("Export the comparison as CSV", "CSV", "csv"),
             };
             let picked = rfd::FileDialog::new()
                 .set_title(title)

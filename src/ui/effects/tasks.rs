@@ -73,6 +73,17 @@ pub enum Event {
         kind: SaveKind,
         path: PathBuf,
     },
+    /// Progress of a comparison (images done, latency samples of A and B).
+    CompareProgress {
+        run: u64,
+        events: Vec<crate::workflow::compare::Progress>,
+    },
+    CompareDone {
+        run: u64,
+        result: Result<crate::workflow::compare::CompareReport, WorkflowError>,
+    },
+    /// Target B's folder, picked with the dialog.
+    CompareFolderPicked(PathBuf),
     /// A file was written (`Ok`: what to tell the user) or could not be.
     Saved(Result<String, WorkflowError>),
 }
@@ -81,6 +92,8 @@ pub enum Event {
 pub enum SaveKind {
     Csv,
     Png,
+    /// The Compare tab's per-image rows.
+    CompareCsv,
 }
 
 /// Sends events to the UI and wakes it.

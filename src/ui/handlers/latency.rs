@@ -116,6 +116,7 @@ impl TfprobeApp {
                 let text = crate::workflow::latency::csv(&self.state.latency.samples);
                 self.tasks.save_text(path, text);
             }
+            SaveKind::CompareCsv => self.save_compare_csv(path),
             SaveKind::Png => {
                 let Some(rect) = self.state.latency.chart_rect else {
                     return;

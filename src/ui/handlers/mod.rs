@@ -4,6 +4,7 @@
 //! `handlers/`: models, connections, the embedded server and its runtime,
 //! predictions, and latency runs.
 
+mod compare;
 mod connection;
 mod latency;
 mod model;
@@ -57,6 +58,13 @@ impl TfprobeApp {
             Command::ExportPng => self
                 .tasks
                 .pick_save_path(SaveKind::Png, "latency.png".into()),
+            Command::RunCompare => self.run_compare(),
+            Command::CancelCompare => self.cancel_compare(),
+            Command::PickCompareFolder => self.tasks.pick_compare_folder(),
+            Command::ExportCompareCsv => self
+                .tasks
+                .pick_save_path(SaveKind::CompareCsv, "compare.csv".into()),
+            Command::SaveCompareCsv(path) => self.save_compare_csv(path),
             Command::CopyText(text) => self.ctx.copy_text(text),
             Command::DismissModelError => self.state.model_error = None,
         }
@@ -93,6 +101,9 @@ impl TfprobeApp {
                 first_error,
                 elapsed_s,
             } => self.latency_done(run, first_error, elapsed_s),
+            Event::CompareProgress { run, events } => self.compare_progress(run, events),
+            Event::CompareDone { run, result } => self.compare_done(run, result),
+            Event::CompareFolderPicked(folder) => self.compare_folder_picked(folder),
             Event::SaveTargetPicked { kind, path } => self.export(kind, path),
             Event::Saved(Ok(text)) => self.state.notify(NoticeLevel::Info, text),
             Event::Saved(Err(err)) => self.state.notify(NoticeLevel::Error, err.to_string()),

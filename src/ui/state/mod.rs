@@ -2,10 +2,12 @@
 //! Panels read this; only the handlers change it, from commands and background events.
 //! It imports nothing from the rest of the app: every other ui module may use it.
 
+mod compare;
 mod settings;
 
 pub use crate::workflow::image_request::InputMode;
 pub use crate::workflow::latency::Sample;
+pub use compare::CompareState;
 pub use settings::*;
 
 use crate::client::stats::LatencySnapshot;
@@ -237,6 +239,7 @@ pub struct AppState {
     pub target: TargetChoice,
     pub predict: PredictState,
     pub latency: LatencyState,
+    pub compare: CompareState,
     pub notices: Vec<Notice>,
     pub show_shortcuts: bool,
     pub show_about: bool,
