@@ -22,6 +22,7 @@
 
 pub mod classify;
 pub mod compare;
+mod compare_diff;
 pub mod compare_target;
 mod error;
 pub mod image_request;

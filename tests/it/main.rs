@@ -20,6 +20,7 @@ mod client_errors;
 mod client_server;
 mod client_tls;
 mod compare;
+mod gui_compare;
 mod gui_connect;
 mod gui_embedded_server;
 mod gui_embedded_tls;

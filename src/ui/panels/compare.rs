@@ -78,7 +78,7 @@ fn controls(ui: &mut Ui, compare: &mut CompareState, images: usize, commands: &m
                 compare.points_b.len()
             ));
             ui.spinner();
-        } else if ui.button("Compare").clicked() {
+        } else if ui.button("Run comparison").clicked() {
             commands.push(Command::RunCompare);
         }
         let exportable = compare.report.is_some() && !running;
