@@ -2,19 +2,17 @@
 //! asked for its signatures), running the comparison through the workflow layer with
 //! progress streamed to the UI, and target B's folder dialog.
 
+use super::requests::forward_batches;
 use super::tasks::{Event, Reporter, Tasks};
 use crate::client::ClientConfig;
 use crate::workflow::WorkflowError;
-use crate::workflow::compare::{self, CompareReport, CompareSettings, ImageInput, Progress};
+use crate::workflow::compare::{self, CompareReport, CompareSettings, ImageInput};
 use crate::workflow::compare_target::{self, Side};
 use crate::workflow::target::{AnyTarget, ServerTarget};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
-
-/// How often progress is handed to the UI (at most).
-const PROGRESS_INTERVAL: Duration = Duration::from_millis(30);
+use std::time::Duration;
 
 /// Deadline of one call to target B when it is a server.
 const B_TIMEOUT: Duration = Duration::from_secs(60);
@@ -66,35 +64,11 @@ async fn run_compare(job: CompareJob, reporter: &Reporter) -> Result<CompareRepo
     let a = Side::from_target(job.label_a.clone(), target_a, job.model_dir_a.clone()).await?;
     let b = compare_target::open(&spec_b, B_TIMEOUT).await?;
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let forwarder = tokio::spawn(forward_progress(rx, reporter.clone(), job.run));
+    let run = job.run;
+    let forwarder = tokio::spawn(forward_batches(rx, reporter.clone(), move |events| {
+        Event::CompareProgress { run, events }
+    }));
     let result = compare::compare(&a, &b, &job.images, &job.settings, job.cancel, tx).await;
     let _ = forwarder.await;
     result
-}
-
-/// Hands progress to the UI in batches until the run's sender closes.
-async fn forward_progress(
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<Progress>,
-    reporter: Reporter,
-    run: u64,
-) {
-    let mut batch = Vec::new();
-    let mut last_send = Instant::now();
-    loop {
-        let next = tokio::time::timeout(PROGRESS_INTERVAL, rx.recv()).await;
-        let closed = matches!(next, Ok(None));
-        if let Ok(Some(event)) = next {
-            batch.push(event);
-        }
-        if !batch.is_empty() && (closed || last_send.elapsed() >= PROGRESS_INTERVAL) {
-            reporter.send(Event::CompareProgress {
-                run,
-                events: std::mem::take(&mut batch),
-            });
-            last_send = Instant::now();
-        }
-        if closed {
-            break;
-        }
-    }
 }

@@ -233,7 +233,10 @@ async fn run_latency(job: LatencyJob, reporter: &Reporter) -> Result<(), Workflo
     let plan = plan(&job.settings, &job.signature, job.model_dir.clone()).await?;
     let request = predict::build_request(&plan, bytes).await?;
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Sample>();
-    let forwarder = tokio::spawn(forward_samples(rx, reporter.clone(), job.run));
+    let run = job.run;
+    let forwarder = tokio::spawn(forward_batches(rx, reporter.clone(), move |samples| {
+        Event::LatencySamples { run, samples }
+    }));
     let run_plan = RunPlan {
         requests: job.requests,
         warmup: job.warmup,
@@ -244,27 +247,25 @@ async fn run_latency(job: LatencyJob, reporter: &Reporter) -> Result<(), Workflo
     result
 }
 
-/// Hands samples to the UI in batches until the run's sender closes.
-async fn forward_samples(
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<Sample>,
+/// Hands what `rx` yields to the UI in batches (at most every `SAMPLE_INTERVAL`, and
+/// at most `SAMPLE_BATCH` at once), each wrapped by `event`, until the sender closes.
+pub(super) async fn forward_batches<T>(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<T>,
     reporter: Reporter,
-    run: u64,
+    event: impl Fn(Vec<T>) -> Event,
 ) {
     let mut batch = Vec::new();
     let mut last_send = Instant::now();
     loop {
         let next = tokio::time::timeout(SAMPLE_INTERVAL, rx.recv()).await;
         let closed = matches!(next, Ok(None));
-        if let Ok(Some(sample)) = next {
-            batch.push(sample);
+        if let Ok(Some(item)) = next {
+            batch.push(item);
         }
         if !batch.is_empty()
             && (closed || last_send.elapsed() >= SAMPLE_INTERVAL || batch.len() >= SAMPLE_BATCH)
         {
-            reporter.send(Event::LatencySamples {
-                run,
-                samples: std::mem::take(&mut batch),
-            });
+            reporter.send(event(std::mem::take(&mut batch)));
             last_send = Instant::now();
         }
         if closed {
