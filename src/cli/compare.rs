@@ -38,6 +38,9 @@ pub struct CompareArgs {
     /// Seconds one call to a server may take.
     #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
     pub timeout: f64,
+    /// PEM file of a CA to trust for https:// and grpcs:// targets.
+    #[arg(long = "ca-cert", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
     /// Print every field as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -53,8 +56,15 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<ExitCode> {
             args.targets.len()
         );
     };
-    let spec_a = compare_target::parse_target(spec_a)?;
-    let spec_b = compare_target::parse_target(spec_b)?;
+    let mut spec_a = compare_target::parse_target(spec_a)?;
+    let mut spec_b = compare_target::parse_target(spec_b)?;
+    if let Some(ca_file) = &args.ca_cert {
+        // Both: each target that speaks TLS trusts the file.
+        let trusted = [spec_a.trust_ca(ca_file), spec_b.trust_ca(ca_file)];
+        if !trusted.contains(&true) {
+            bail!("--ca-cert is for https:// and grpcs:// targets, and neither target is one");
+        }
+    }
     if !(args.timeout.is_finite() && args.timeout > 0.0) {
         bail!("--timeout must be a positive number of seconds");
     }

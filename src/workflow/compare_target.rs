@@ -166,6 +166,22 @@ impl TargetSpec {
     }
 }
 
+impl TargetSpec {
+    /// Trusts `ca_file` for this target when it speaks TLS; whether it does.
+    pub fn trust_ca(&mut self, ca_file: &Path) -> bool {
+        match self {
+            TargetSpec::Server(config) => match &mut config.tls {
+                Some(tls) => {
+                    tls.ca_file = Some(ca_file.to_path_buf());
+                    true
+                }
+                None => false,
+            },
+            TargetSpec::Local { .. } => false,
+        }
+    }
+}
+
 /// One opened side of a comparison.
 #[derive(Clone)]
 pub struct Side {

@@ -342,3 +342,62 @@ fn bad_targets_name_the_accepted_forms() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_targets_trust_the_ca_given_and_fail_without_it() {
+    tf::ensure_runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let base = two_versions(dir.path());
+    let served = dir.path().join("served");
+    copy_dir(&base.join("1"), &served.join("1"));
+    let pki = crate::support::pki::pki();
+    let mut server_config = config(vec![ModelSource::new("keras_image", &served)]);
+    server_config.tls = Some(
+        tfprobe::server::TlsSettings::from_pem_files(
+            &pki.path("server.pem"),
+            &pki.path("server.key"),
+        )
+        .unwrap(),
+    );
+    let server = start(server_config).await;
+    let local = format!("{}@1", base.display());
+    let url = format!(
+        "grpcs://127.0.0.1:{}/keras_image",
+        server.grpc_addr().unwrap().port()
+    );
+    let image = repo().join("tests/fixtures/images/gradient_48x40.jpg");
+    let image = image.to_str().unwrap();
+    let ca = pki.path("ca.pem");
+    let mut args = vec!["compare", "--target", &local, "--target", &url];
+    args.extend(["--images", image, "--requests", "3", "--json"]);
+    let without_ca = tfprobe(&args);
+    assert!(!without_ca.status.success());
+    let stderr = String::from_utf8_lossy(&without_ca.stderr);
+    assert!(
+        stderr.contains("opening target B") && stderr.contains("TLS with 127.0.0.1:"),
+        "{stderr}"
+    );
+
+    args.extend(["--ca-cert", ca.to_str().unwrap()]);
+    let output = tfprobe(&args);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["target_b"], url.as_str());
+    // The same version on both sides: the same answer, bit for bit.
+    assert_eq!(
+        json["images"][0]["max_abs_diff"]["output_0"].as_f64(),
+        Some(0.0)
+    );
+    assert_eq!(json["summary"]["agreement_rate"].as_f64(), Some(1.0));
+    assert_eq!(json["latency"]["b"]["requests"].as_u64(), Some(3));
+
+    let plain = format!("{}@2", base.display());
+    let mut args = vec!["compare", "--target", &local, "--target", &plain];
+    args.extend(["--images", image, "--ca-cert", ca.to_str().unwrap()]);
+    let output = tfprobe(&args);
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr).trim_end(),
+        "error: --ca-cert is for https:// and grpcs:// targets, and neither target is one"
+    );
+}
