@@ -401,3 +401,55 @@ async fn tls_targets_trust_the_ca_given_and_fail_without_it() {
         "error: --ca-cert is for https:// and grpcs:// targets, and neither target is one"
     );
 }
+
+#[test]
+fn a_folder_with_a_corrupt_image_gives_an_error_row_and_a_failing_exit_code() {
+    let model = fixture("keras_image").display().to_string();
+    let images = repo().join("tests/fixtures/images");
+    let images = images.to_str().unwrap();
+    let output = tfprobe(&[
+        "compare",
+        "--target",
+        &model,
+        "--target",
+        &model,
+        "--images",
+        images,
+        "--requests",
+        "0",
+    ]);
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    let rows: Vec<&str> = text.lines().skip(6).take(5).collect();
+    let names: Vec<&str> = rows
+        .iter()
+        .map(|row| row.split_whitespace().next().unwrap())
+        .collect();
+    // Folder order; not_an_image.txt is not an image file name and is left out.
+    assert_eq!(
+        names,
+        [
+            "corrupt.jpg",
+            "gradient_48x40.jpg",
+            "gradient_48x40.png",
+            "gray_16x16.png",
+            "rgba_20x10.png"
+        ]
+    );
+    assert!(
+        rows[0].contains("error: the image could not be decoded (JPEG)"),
+        "{text}"
+    );
+    for row in &rows[1..] {
+        assert!(row.contains(" yes ") && row.ends_with("0.000e0"), "{row}");
+    }
+    assert!(
+        text.contains("\ntop-1 agreement: 4/4 (100.0 %)\n"),
+        "{text}"
+    );
+    assert!(text.contains("\n1 of 5 images failed\n"), "{text}");
+    assert!(
+        !text.contains("latency ("),
+        "--requests 0 measures nothing: {text}"
+    );
+}
