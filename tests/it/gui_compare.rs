@@ -1,7 +1,8 @@
 //! The Compare tab: the connected server (A) against a second server typed in as a
 //! URL (B), both answering the same fixed scores — full agreement, zero difference,
 //! both latency series filled — the per-image table, CSV export (and its error), and a
-//! bad target B named with the accepted forms.
+//! bad target B named with the accepted forms. Then the demo model's folder as target
+//! B (real TensorFlow): the reported difference is the one computed from its answer.
 
 use crate::support::gui::{FakeServer, TOP_CLASS, connected_harness, wait_until};
 use crate::support::repo;
@@ -121,4 +122,85 @@ fn compare_two_servers_fills_the_table_both_series_and_exports_csv() {
         notice.starts_with(&format!("cannot write {}", unwritable.display())),
         "{notice}"
     );
+}
+
+#[test]
+fn a_local_folder_as_target_b_reports_its_difference_from_the_server() {
+    crate::support::tf::ensure_runtime();
+    let server = FakeServer::start(Duration::ZERO);
+    let mut harness = connected_harness(&server, TIMEOUT);
+    let photo = repo().join("tests/fixtures/images/gradient_48x40.jpg");
+    let bytes = std::fs::read(&photo).unwrap();
+    harness.state_mut().push_command(Command::AddImage {
+        name: "gradient.jpg".into(),
+        bytes: Arc::new(bytes.clone()),
+    });
+    let folder = repo().join("assets/models/efficientnet_lite0");
+    {
+        let state = &mut harness.state_mut().state;
+        state.persisted.tab = Tab::Compare;
+        state.compare.target_b = folder.display().to_string();
+        state.compare.requests = 5;
+        state.compare.warmup = 1;
+    }
+    harness.step();
+    harness
+        .get_by_role_and_label(Role::Button, "Run comparison")
+        .click();
+    wait_until(&mut harness, "the comparison", TIMEOUT, |h| {
+        let compare = &h.state().state.compare;
+        !compare.running && (compare.report.is_some() || compare.error.is_some())
+    });
+    let compare = &harness.state().state.compare;
+    assert_eq!(compare.error, None);
+    let row = &compare.report.as_ref().unwrap().images[0];
+
+    // The demo model's own answer for the photo, against the server's fixed scores.
+    let target = tfprobe::workflow::target::LocalTarget::load(
+        &folder,
+        &tfprobe::runtime::LoadOptions::default(),
+    )
+    .unwrap();
+    let plan = tfprobe::workflow::image_request::plan_for_model(
+        target.info(),
+        None,
+        tfprobe::imaging::ImageOptions::default(),
+        tfprobe::workflow::image_request::InputMode::Auto,
+        None,
+    )
+    .unwrap();
+    let request = plan.request(&bytes).unwrap();
+    let answer = server
+        .runtime
+        .block_on(tfprobe::workflow::target::Target::run(&target, &request))
+        .unwrap();
+    let tfprobe::tensor::TensorData::Float(real) = &answer.outputs["probabilities"].data else {
+        panic!("probabilities are float");
+    };
+    let mut fixed = vec![0.0_f32; 1001];
+    fixed[TOP_CLASS] = 0.70;
+    fixed[282] = 0.20;
+    fixed[281] = 0.06;
+    fixed[285] = 0.04;
+    let expected = fixed
+        .iter()
+        .zip(real)
+        .map(|(x, y)| f64::from((x - y).abs()))
+        .fold(0.0, f64::max);
+    let reported = row.max_abs_diff["probabilities"];
+    assert!(expected > 0.01, "the demo model is no fixed score");
+    assert!(
+        (reported - expected).abs() < 1e-6,
+        "{reported} vs {expected}"
+    );
+    let real_top = (0..real.len())
+        .max_by(|&i, &j| real[i].total_cmp(&real[j]))
+        .unwrap();
+    assert_eq!((row.top1_a, row.top1_b), (Some(TOP_CLASS), Some(real_top)));
+    assert_eq!(row.top1_agree, Some(real_top == TOP_CLASS));
+    assert_eq!(
+        row.max_abs_diff["classes"],
+        (TOP_CLASS as f64 - real_top as f64).abs()
+    );
+    harness.get_by_label(&format!("B: {}", folder.display()));
 }
