@@ -3,6 +3,7 @@
 
 mod args;
 mod bench;
+mod diff;
 pub mod gui;
 mod output;
 mod package;
@@ -45,6 +46,8 @@ pub enum Command {
     Run(run::RunArgs),
     /// Load-test a running server (like perf_analyzer): throughput and latency per concurrency level.
     Bench(bench::BenchArgs),
+    /// What changed between two SavedModels or two versions (exit 0 same, 1 differs, 2 error).
+    Diff(diff::DiffArgs),
     /// Find or install libtensorflow (`runtime status`, `runtime install`).
     Runtime(runtime::RuntimeArgs),
     /// Print the man page (roff) for packaging.
@@ -93,6 +96,7 @@ pub unsafe fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Run(args)) => run::run(&args),
         Some(Command::Bench(args)) => bench::run(&args),
         Some(Command::Runtime(args)) => runtime::run(&args),
+        Some(Command::Diff(args)) => diff::run(&args),
         Some(Command::Man) => package::man(Cli::command()),
         Some(Command::Completions(args)) => package::completions(&args, Cli::command()),
         Some(Command::Gui(args)) => gui::run(&args),
