@@ -28,6 +28,7 @@ mod gui_predict;
 mod gui_state;
 mod imaging_pipeline;
 mod imaging_topk;
+mod model_diff;
 mod model_tree;
 mod one_core;
 mod reliability_gui;
