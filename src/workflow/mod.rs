@@ -12,6 +12,7 @@
 //! - [`classify`]: outputs to labelled top-k, with the labels a user expects.
 //! - [`predict`]: the whole "this image through that model" flow.
 //! - [`latency`]: repeated runs with latency statistics.
+//! - [`deploy`]: what TF Serving in Docker, KServe and Triton need to serve a model.
 //! - [`diff`]: what changed between two models or two versions.
 //! - [`serve`]: starting a server (the embedded one from an opened model, or
 //!   `tfprobe serve`'s), with the TensorFlow runtime checked first.
@@ -20,6 +21,7 @@
 //! kind ([`WorkflowError`]) until a front end shows them.
 
 pub mod classify;
+pub mod deploy;
 pub mod diff;
 mod error;
 pub mod image_request;
