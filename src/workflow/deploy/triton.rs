@@ -114,3 +114,72 @@ fn quoted(value: &str) -> String {
     out.push('"');
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{MetaGraphInfo, SignatureInfo};
+
+    fn tensor(key: &str, dtype: i32, sizes: &[i64]) -> TensorInfoView {
+        TensorInfoView {
+            key: key.into(),
+            dtype: DType(dtype),
+            shape: Shape::from_sizes(sizes),
+            name: format!("{key}:0"),
+        }
+    }
+
+    fn model(inputs: Vec<TensorInfoView>, outputs: Vec<TensorInfoView>) -> SavedModelInfo {
+        SavedModelInfo {
+            meta_graphs: vec![MetaGraphInfo {
+                tags: vec!["serve".into()],
+                signatures: vec![SignatureInfo {
+                    key: DEFAULT_SIGNATURE_KEY.into(),
+                    method_name: "tensorflow/serving/predict".into(),
+                    inputs,
+                    outputs,
+                }],
+                ..MetaGraphInfo::default()
+            }],
+            ..SavedModelInfo::default()
+        }
+    }
+
+    #[test]
+    fn a_fixed_batch_keeps_every_dim_and_a_scalar_is_reshaped() {
+        // DT_FLOAT = 1, DT_INT32 = 3.
+        let info = model(
+            vec![tensor("m", 1, &[2, 2])],
+            vec![tensor("trace", 1, &[]), tensor("v", 3, &[-1, 3])],
+        );
+        assert_eq!(
+            triton_config(&info, "fixed").unwrap(),
+            "name: \"fixed\"\nplatform: \"tensorflow_savedmodel\"\nmax_batch_size: 0\ninput [\n  {\n    \
+             name: \"m\"\n    data_type: TYPE_FP32\n    dims: [ 2, 2 ]\n  }\n]\noutput [\n  {\n    \
+             name: \"trace\"\n    data_type: TYPE_FP32\n    dims: [ 1 ]\n    reshape: { shape: [ ] }\n  },\n  \
+             {\n    name: \"v\"\n    data_type: TYPE_INT32\n    dims: [ -1, 3 ]\n  }\n]\n"
+        );
+    }
+
+    #[test]
+    fn unknown_rank_and_types_without_a_triton_name_are_errors() {
+        let mut unknown = tensor("x", 1, &[]);
+        unknown.shape = Shape::UnknownRank;
+        let err = triton_config(&model(vec![unknown], vec![]), "m").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "tensor \"x\" has an unknown rank; Triton needs its dims"
+        );
+        // DT_COMPLEX64 = 8.
+        let err = triton_config(&model(vec![tensor("c", 8, &[-1])], vec![]), "m").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "tensor \"c\" is DT_COMPLEX64, which Triton has no data type for"
+        );
+        let err = triton_config(&SavedModelInfo::default(), "m").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Triton serves a SavedModel's \"serving_default\" signature, and  has none"
+        );
+    }
+}
