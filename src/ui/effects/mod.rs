@@ -3,6 +3,7 @@
 //! [`Event`]s; effects never import panels or handlers.
 
 mod files;
+mod handoff;
 mod requests;
 mod runtime;
 mod server;

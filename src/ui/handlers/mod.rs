@@ -5,6 +5,7 @@
 //! predictions, and latency runs.
 
 mod connection;
+mod handoff;
 mod latency;
 mod model;
 mod predict;
@@ -59,6 +60,12 @@ impl TfprobeApp {
                 .pick_save_path(SaveKind::Png, "latency.png".into()),
             Command::CopyText(text) => self.ctx.copy_text(text),
             Command::DismissModelError => self.state.model_error = None,
+            Command::ShowCompare => self.show_compare(),
+            Command::CompareWith(with) => self.compare_with(with),
+            Command::PickCompareFolder => self.tasks.pick_compare_folder(),
+            Command::ShowDeploy => self.show_deploy(),
+            Command::PickDeployFolder => self.tasks.pick_deploy_folder(),
+            Command::WriteDeploy(dir) => self.write_deploy(dir),
         }
     }
 
@@ -96,6 +103,10 @@ impl TfprobeApp {
             Event::SaveTargetPicked { kind, path } => self.export(kind, path),
             Event::Saved(Ok(text)) => self.state.notify(NoticeLevel::Info, text),
             Event::Saved(Err(err)) => self.state.notify(NoticeLevel::Error, err.to_string()),
+            Event::Diffed { seq, result } => self.diffed(seq, result),
+            Event::CompareFolderPicked(path) => self.compare_folder_picked(path),
+            Event::DeployFolderPicked(dir) => self.commands.push(Command::WriteDeploy(dir)),
+            Event::DeployWritten(result) => self.deploy_written(result),
         }
     }
 }
