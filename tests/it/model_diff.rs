@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use tfprobe::model;
 
-const W: &str = "w/.ATTRIBUTES/VARIABLE_VALUE";
+pub const W: &str = "w/.ATTRIBUTES/VARIABLE_VALUE";
 
 /// CRC-32C (Castagnoli), bit by bit: small, and independent of the code under test.
 fn crc32c(bytes: &[u8]) -> u32 {
@@ -34,7 +34,7 @@ fn masked(crc: u32) -> u32 {
 /// A base path with versions 1 and 2, copies of `two_versions/1`, where version 2's
 /// `w` holds another value: its bytes in the data shard, its crc32c in the index entry
 /// and the index block's own checksum are all rewritten, as TensorFlow would write them.
-fn base_with_one_changed_variable() -> (tempfile::TempDir, PathBuf) {
+pub fn base_with_one_changed_variable() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path().join("model");
     copy_dir(&fixture("two_versions/1"), &base.join("1"));

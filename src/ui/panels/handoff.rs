@@ -34,9 +34,11 @@ fn compare_body(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
         .collect();
     if !others.is_empty() {
         ui.horizontal_wrapped(|ui| {
-            ui.label("Compare with version:");
             for version in others {
-                if ui.button(version.to_string()).clicked() {
+                if ui
+                    .button(format!("Compare with version {version}"))
+                    .clicked()
+                {
                     commands.push(Command::CompareWith(CompareWith::Version(version)));
                 }
             }
