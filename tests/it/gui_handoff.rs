@@ -12,6 +12,13 @@ use tfprobe::ui::command::Command;
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
+/// What the compare window holds once a comparison finished.
+fn compare_result(
+    harness: &egui_kittest::Harness<'static, tfprobe::ui::TfprobeApp>,
+) -> Result<tfprobe::model::ModelDiff, String> {
+    harness.state().state.compare.result.clone().unwrap()
+}
+
 #[test]
 fn compare_with_another_version_names_the_changed_variable() {
     let (_dir, base) = base_with_one_changed_variable();
@@ -37,14 +44,7 @@ fn compare_with_another_version_names_the_changed_variable() {
             .is_none(),
         "only w changed"
     );
-    let diff = harness
-        .state()
-        .state
-        .compare
-        .result
-        .clone()
-        .unwrap()
-        .unwrap();
+    let diff = compare_result(&harness).unwrap();
     assert_eq!(diff.b, base.join("1"));
     assert_eq!(diff.variables_values_changed, [W]);
 }
@@ -62,14 +62,7 @@ fn compare_with_a_missing_folder_shows_the_error() {
     wait_until(&mut harness, "the comparison", TIMEOUT, |h| {
         h.state().state.compare.result.is_some()
     });
-    let error = harness
-        .state()
-        .state
-        .compare
-        .result
-        .clone()
-        .unwrap()
-        .unwrap_err();
+    let error = compare_result(&harness).unwrap_err();
     assert!(error.contains(&missing.display().to_string()), "{error}");
     harness.get_by_label(&error);
 }

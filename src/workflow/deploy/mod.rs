@@ -3,43 +3,15 @@
 //! repository with `config.pbtxt`) need to serve the opened model. Pure text from the
 //! signature tree; [`write_plan`] puts a plan's files in a folder.
 
+mod files;
 mod triton;
-mod write;
 
+pub use files::{DeployContents, DeployFile, DeployPlan, DeployTarget, write_plan};
 pub use triton::{triton_config, triton_data_type};
-pub use write::write_plan;
 
 use super::WorkflowError;
 use crate::model::SavedModelInfo;
 use std::path::{Path, PathBuf};
-
-/// Where the model is handed to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DeployTarget {
-    Docker,
-    Compose,
-    Kserve,
-    Triton,
-}
-
-impl DeployTarget {
-    pub const ALL: [DeployTarget; 4] = [
-        DeployTarget::Docker,
-        DeployTarget::Compose,
-        DeployTarget::Kserve,
-        DeployTarget::Triton,
-    ];
-
-    /// The name the CLI takes (`--target docker`).
-    pub fn name(self) -> &'static str {
-        match self {
-            DeployTarget::Docker => "docker",
-            DeployTarget::Compose => "compose",
-            DeployTarget::Kserve => "kserve",
-            DeployTarget::Triton => "triton",
-        }
-    }
-}
 
 /// KServe's inference protocol: v1 is TF Serving's REST API, v2 the Open Inference one.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -59,54 +31,6 @@ pub struct DeployOptions {
     pub storage_uri: Option<String>,
     /// Triton: link `model.savedmodel` to the version folder instead of copying it.
     pub symlink: bool,
-}
-
-/// One file of a plan, relative to the output folder.
-#[derive(Clone, Debug, PartialEq)]
-pub struct DeployFile {
-    pub relative_path: PathBuf,
-    pub contents: DeployContents,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum DeployContents {
-    Text(String),
-    /// A copy of this folder (the SavedModel version folder).
-    CopyOf(PathBuf),
-    /// A symbolic link to this folder.
-    LinkTo(PathBuf),
-}
-
-/// What one target needs: its files and what the user must know about them.
-#[derive(Clone, Debug, PartialEq)]
-pub struct DeployPlan {
-    pub target: DeployTarget,
-    pub model_name: String,
-    pub files: Vec<DeployFile>,
-    /// Layout advice (a version folder opened on its own, a storage URI to fill in).
-    pub notes: Vec<String>,
-}
-
-impl DeployPlan {
-    /// The text files, for showing and copying (folder copies are listed by name).
-    pub fn text(&self) -> String {
-        let mut text = String::new();
-        for file in &self.files {
-            if self.files.len() > 1 {
-                text.push_str(&format!("# {}\n", file.relative_path.display()));
-            }
-            match &file.contents {
-                DeployContents::Text(body) => text.push_str(body),
-                DeployContents::CopyOf(from) => {
-                    text.push_str(&format!("# a copy of {}\n", from.display()));
-                }
-                DeployContents::LinkTo(to) => {
-                    text.push_str(&format!("# a link to {}\n", to.display()));
-                }
-            }
-        }
-        text
-    }
 }
 
 /// Where TF Serving's base path is (the folder of numeric version folders), and the

@@ -1,9 +1,85 @@
-//! Writing a deploy plan into a folder: text files (overwritten), the SavedModel copied
-//! or linked (never over an existing folder, so nothing of the user's is lost).
+//! A deploy plan's files, and writing them into a folder: text files (overwritten),
+//! the SavedModel copied or linked (never over an existing folder, so nothing of the
+//! user's is lost).
 
-use super::{DeployContents, DeployPlan};
 use crate::workflow::WorkflowError;
 use std::path::{Path, PathBuf};
+
+/// Where the model is handed to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeployTarget {
+    Docker,
+    Compose,
+    Kserve,
+    Triton,
+}
+
+impl DeployTarget {
+    pub const ALL: [DeployTarget; 4] = [
+        DeployTarget::Docker,
+        DeployTarget::Compose,
+        DeployTarget::Kserve,
+        DeployTarget::Triton,
+    ];
+
+    /// The name the CLI takes (`--target docker`).
+    pub fn name(self) -> &'static str {
+        match self {
+            DeployTarget::Docker => "docker",
+            DeployTarget::Compose => "compose",
+            DeployTarget::Kserve => "kserve",
+            DeployTarget::Triton => "triton",
+        }
+    }
+}
+
+/// One file of a plan, relative to the output folder.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeployFile {
+    pub relative_path: PathBuf,
+    pub contents: DeployContents,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum DeployContents {
+    Text(String),
+    /// A copy of this folder (the SavedModel version folder).
+    CopyOf(PathBuf),
+    /// A symbolic link to this folder.
+    LinkTo(PathBuf),
+}
+
+/// What one target needs: its files and what the user must know about them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeployPlan {
+    pub target: DeployTarget,
+    pub model_name: String,
+    pub files: Vec<DeployFile>,
+    /// Layout advice (a version folder opened on its own, a storage URI to fill in).
+    pub notes: Vec<String>,
+}
+
+impl DeployPlan {
+    /// The text files, for showing and copying (folder copies are listed by name).
+    pub fn text(&self) -> String {
+        let mut text = String::new();
+        for file in &self.files {
+            if self.files.len() > 1 {
+                text.push_str(&format!("# {}\n", file.relative_path.display()));
+            }
+            match &file.contents {
+                DeployContents::Text(body) => text.push_str(body),
+                DeployContents::CopyOf(from) => {
+                    text.push_str(&format!("# a copy of {}\n", from.display()));
+                }
+                DeployContents::LinkTo(to) => {
+                    text.push_str(&format!("# a link to {}\n", to.display()));
+                }
+            }
+        }
+        text
+    }
+}
 
 /// Writes every file of `plan` under `out_dir`; returns the paths written.
 pub fn write_plan(plan: &DeployPlan, out_dir: &Path) -> Result<Vec<PathBuf>, WorkflowError> {
