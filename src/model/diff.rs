@@ -309,3 +309,115 @@ pub fn parameter_count(variables: &[VariableInfo]) -> u64 {
         })
         .sum()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{DType, Shape, diff_text};
+
+    // DT_FLOAT = 1, DT_INT32 = 3, DT_STRING = 7.
+    fn tensor(key: &str, dtype: i32, sizes: &[i64]) -> TensorInfoView {
+        TensorInfoView {
+            key: key.into(),
+            dtype: DType(dtype),
+            shape: Shape::from_sizes(sizes),
+            name: format!("{key}:0"),
+        }
+    }
+
+    fn variable(name: &str, dtype: i32, shape: &[i64], crc32c: u32) -> VariableInfo {
+        VariableInfo {
+            name: name.into(),
+            dtype: DType(dtype),
+            shape: shape.to_vec(),
+            size_bytes: 4 * shape.iter().product::<i64>().max(1) as u64,
+            crc32c,
+            ..VariableInfo::default()
+        }
+    }
+
+    fn model(
+        method: &str,
+        inputs: Vec<TensorInfoView>,
+        variables: Vec<VariableInfo>,
+    ) -> SavedModelInfo {
+        let mut info = SavedModelInfo {
+            path: PathBuf::from("m"),
+            meta_graphs: vec![MetaGraphInfo {
+                tags: vec!["serve".into()],
+                signatures: vec![SignatureInfo {
+                    key: "serving_default".into(),
+                    method_name: method.into(),
+                    inputs,
+                    outputs: vec![tensor("y", 1, &[-1])],
+                }],
+                ops: vec!["MatMul".into()],
+                ..MetaGraphInfo::default()
+            }],
+            ..SavedModelInfo::default()
+        };
+        info.variables.variables = variables;
+        info
+    }
+
+    #[test]
+    fn method_dtype_shape_and_reshaped_variables_are_reported_and_printed() {
+        let a = model(
+            "tensorflow/serving/predict",
+            vec![tensor("x", 1, &[-1, 3])],
+            vec![variable("k", 1, &[3, 2], 7), variable("s", 1, &[], 9)],
+        );
+        let b = model(
+            "tensorflow/serving/classify",
+            vec![tensor("x", 3, &[-1, 4])],
+            vec![variable("k", 1, &[4, 2], 7), variable("s", 1, &[], 9)],
+        );
+        let diff = diff(&a, &b, &[], &[]);
+        assert_eq!(
+            (diff.parameters_a, diff.parameters_b, diff.parameter_delta),
+            (7, 9, 2)
+        );
+        assert!(
+            diff.variables_values_changed.is_empty(),
+            "s kept its checksum"
+        );
+        assert_eq!(
+            diff_text(&diff),
+            "A: m\nB: m\nsignatures:\n  ~ serving_default\n      method: \"tensorflow/serving/predict\" -> \
+             \"tensorflow/serving/classify\"\n      ~ input x: DT_FLOAT (-1, 3) -> DT_INT32 (-1, 4)\n\
+             ops: no change\nvariables:\n  ~ k: DT_FLOAT (3, 2) (24 bytes) -> DT_FLOAT (4, 2) (32 bytes)\n\
+             assets: no change\nparameters: 7 -> 9 (+2)\n2 differences.\n"
+        );
+    }
+
+    #[test]
+    fn parameters_skip_the_object_graph_strings_and_the_keras_second_copy() {
+        let variables = [
+            variable(OBJECT_GRAPH_KEY, 7, &[], 1),
+            variable("vocabulary", 7, &[100], 2),
+            variable("dense/kernel/.ATTRIBUTES/VARIABLE_VALUE", 1, &[10, 5], 3),
+            variable(
+                "_all_variables/0/.ATTRIBUTES/VARIABLE_VALUE",
+                1,
+                &[10, 5],
+                3,
+            ),
+        ];
+        assert_eq!(parameter_count(&variables), 50);
+        // A model holding only the `_all_variables/` copies still counts them.
+        assert_eq!(parameter_count(&variables[3..]), 50);
+    }
+
+    #[test]
+    fn an_unreadable_asset_counts_as_changed() {
+        let a = model("p", vec![], vec![]);
+        let digest = |hash| AssetDigest {
+            path: "assets/vocab.txt".into(),
+            fnv1a64: hash,
+        };
+        let diff = diff(&a, &a, &[digest(None)], &[digest(None)]);
+        assert_eq!(diff.assets_changed, ["assets/vocab.txt"]);
+        let diff = super::diff(&a, &a, &[digest(Some(5))], &[digest(Some(5))]);
+        assert!(diff.is_same());
+    }
+}
