@@ -245,3 +245,19 @@ fn triton_symlink_links_the_version_folder_and_never_overwrites() {
         )
     );
 }
+
+#[test]
+fn a_model_name_that_cannot_be_a_container_or_folder_name_is_refused() {
+    let output = Command::new(env!("CARGO_BIN_EXE_tfprobe"))
+        .args(["deploy", "--target", "docker", "--model_name", "my model"])
+        .arg("--model")
+        .arg(fixture("seedlike"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "error: model name \"my model\" must be ASCII letters, digits, '_', '-' or '.', not starting with '.'\n"
+    );
+    assert!(output.stdout.is_empty());
+}

@@ -82,9 +82,11 @@ pub fn plan(
     target: DeployTarget,
     options: &DeployOptions,
 ) -> Result<DeployPlan, WorkflowError> {
+    // The name lands in a container name, a folder, a URL and a YAML key: even the
+    // folder's own name is checked (the error asks for a plain one).
     let model_name = match &options.model_name {
         Some(name) => check_model_name(name)?,
-        None => super::open::default_model_name(info),
+        None => check_model_name(&super::open::default_model_name(info))?,
     };
     let layout = base_layout(info, &model_name);
     let mut notes = Vec::new();
@@ -186,7 +188,7 @@ fn check_model_name(name: &str) -> Result<String, WorkflowError> {
         Ok(name.to_string())
     } else {
         Err(WorkflowError::Setting(format!(
-            "model name {name:?} must be letters, digits, '_', '-' or '.' (not first)"
+            "model name {name:?} must be ASCII letters, digits, '_', '-' or '.', not starting with '.'"
         )))
     }
 }
