@@ -313,16 +313,11 @@ pub fn parameter_count(variables: &[VariableInfo]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{DType, Shape, diff_text};
+    use crate::model::{DType, diff_text};
 
     // DT_FLOAT = 1, DT_INT32 = 3, DT_STRING = 7.
     fn tensor(key: &str, dtype: i32, sizes: &[i64]) -> TensorInfoView {
-        TensorInfoView {
-            key: key.into(),
-            dtype: DType(dtype),
-            shape: Shape::from_sizes(sizes),
-            name: format!("{key}:0"),
-        }
+        TensorInfoView::for_test(key, dtype, sizes)
     }
 
     fn variable(name: &str, dtype: i32, shape: &[i64], crc32c: u32) -> VariableInfo {

@@ -121,12 +121,7 @@ mod tests {
     use crate::model::{MetaGraphInfo, SignatureInfo};
 
     fn tensor(key: &str, dtype: i32, sizes: &[i64]) -> TensorInfoView {
-        TensorInfoView {
-            key: key.into(),
-            dtype: DType(dtype),
-            shape: Shape::from_sizes(sizes),
-            name: format!("{key}:0"),
-        }
+        TensorInfoView::for_test(key, dtype, sizes)
     }
 
     fn model(inputs: Vec<TensorInfoView>, outputs: Vec<TensorInfoView>) -> SavedModelInfo {
