@@ -4,6 +4,8 @@
 mod args;
 mod bench;
 mod compare;
+mod deploy;
+mod diff;
 pub mod gui;
 mod output;
 mod package;
@@ -48,6 +50,10 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// The same images through two targets side by side: agreement, output difference, latency B/A.
     Compare(compare::CompareArgs),
+    /// What changed between two SavedModels or two versions (exit 0 same, 1 differs, 2 error).
+    Diff(diff::DiffArgs),
+    /// Hand the model to TF Serving in Docker, KServe or Triton: the command or files each needs.
+    Deploy(deploy::DeployArgs),
     /// Find or install libtensorflow (`runtime status`, `runtime install`).
     Runtime(runtime::RuntimeArgs),
     /// Print the man page (roff) for packaging.
@@ -98,6 +104,8 @@ pub unsafe fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Bench(args)) => bench::run(&args),
         Some(Command::Compare(args)) => compare::run(&args),
         Some(Command::Runtime(args)) => runtime::run(&args),
+        Some(Command::Diff(args)) => diff::run(&args),
+        Some(Command::Deploy(args)) => deploy::run(&args),
         Some(Command::Man) => package::man(Cli::command()),
         Some(Command::Completions(args)) => package::completions(&args, Cli::command()),
         Some(Command::Gui(args)) => gui::run(&args),

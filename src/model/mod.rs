@@ -5,6 +5,8 @@
 //! `tensor` (for `DType`): no egui, no tokio, no tensorflow, and no `runtime`,
 //! `server` or anything above it.
 
+pub mod diff;
+mod diff_text;
 mod dtype;
 mod error;
 mod functions;
@@ -14,10 +16,12 @@ pub mod show;
 mod tree;
 mod variables;
 
+pub use diff::{ModelDiff, diff};
+pub use diff_text::diff_text;
 pub use dtype::DType;
 pub use error::ModelError;
 pub use functions::{ArgumentSpec, ConcreteFunctionInfo, FunctionInfo, PyValue};
-pub use reader::{ModelLocation, locate, open, read_saved_model_proto};
+pub use reader::{ModelLocation, locate, numeric_versions, open, read_saved_model_proto};
 pub use tree::{
     AssetFile, Dim, FingerprintInfo, MetaGraphInfo, SavedModelInfo, Shape, SignatureInfo,
     TensorInfoView, signature_from_proto,

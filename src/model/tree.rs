@@ -112,6 +112,19 @@ pub struct TensorInfoView {
     pub name: String,
 }
 
+impl TensorInfoView {
+    /// A tensor of dtype number `dtype` and shape `sizes`, named `KEY:0` (for tests).
+    #[cfg(test)]
+    pub(crate) fn for_test(key: &str, dtype: i32, sizes: &[i64]) -> TensorInfoView {
+        TensorInfoView {
+            key: key.into(),
+            dtype: DType(dtype),
+            shape: Shape::from_sizes(sizes),
+            name: format!("{key}:0"),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Shape {

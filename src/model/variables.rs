@@ -35,6 +35,11 @@ pub struct VariableInfo {
     pub shape: Vec<i64>,
     pub size_bytes: u64,
     pub shard_id: i32,
+    /// Where the tensor's bytes start in its data shard.
+    pub offset: u64,
+    /// The tensor's masked CRC32C as TensorFlow stored it (`BundleEntryProto.crc32c`):
+    /// equal values mean equal bytes, so a diff sees value changes without TensorFlow.
+    pub crc32c: u32,
 }
 
 /// Reads `variables/` under a SavedModel version directory. A missing folder gives
@@ -96,6 +101,8 @@ pub fn read_variables_index(path: &Path) -> Result<Vec<VariableInfo>, ModelError
                 .unwrap_or_default(),
             size_bytes: entry.size as u64,
             shard_id: entry.shard_id,
+            offset: entry.offset as u64,
+            crc32c: entry.crc32c,
         });
     }
     Ok(variables)

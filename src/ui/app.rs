@@ -3,7 +3,7 @@
 
 use super::command::{Command, Commands};
 use super::effects::Tasks;
-use super::panels::{compare, connect, latency, model_tree, predict, server};
+use super::panels::{compare, connect, handoff, latency, model_tree, predict, server};
 use super::state::{AppState, NoticeLevel, Persisted, Tab, ThemeChoice};
 use egui::{Key, KeyboardShortcut, Modifiers, RichText, Ui};
 use std::path::PathBuf;
@@ -315,6 +315,8 @@ impl TfprobeApp {
 
     fn windows(&mut self, ctx: &egui::Context) {
         connect::show(ctx, &mut self.state, &mut self.commands);
+        handoff::compare_window(ctx, &mut self.state, &mut self.commands);
+        handoff::deploy_window(ctx, &mut self.state, &mut self.commands);
         let mut open = self.state.show_shortcuts;
         egui::Window::new("Keyboard shortcuts")
             .open(&mut open)

@@ -1,7 +1,7 @@
 //! What the user asked for. Panels push commands while rendering; the app applies
 //! them after the frame's UI is built, starting background tasks where needed.
 
-use super::state::{ConnectionSettings, PemFile, TargetChoice};
+use super::state::{CompareWith, ConnectionSettings, PemFile, TargetChoice};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -53,6 +53,18 @@ pub enum Command {
     SaveCompareCsv(PathBuf),
     CopyText(String),
     DismissModelError,
+    /// Show the compare window (model panel, "Compare with…").
+    ShowCompare,
+    /// Compare the open model with another folder or version (in the background).
+    CompareWith(CompareWith),
+    /// Pick the folder to compare with.
+    PickCompareFolder,
+    /// Show the deploy window (Server tab, "Deploy…").
+    ShowDeploy,
+    /// Pick a folder for the selected deploy target's files.
+    PickDeployFolder,
+    /// Write the selected deploy target's files into this folder (in the background).
+    WriteDeploy(PathBuf),
 }
 
 /// Commands gathered during one frame.

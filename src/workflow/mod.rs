@@ -14,6 +14,8 @@
 //! - [`latency`]: repeated runs with latency statistics.
 //! - [`compare`] and [`compare_target`]: the same images through two targets side by
 //!   side (outputs, rankings, latency).
+//! - [`deploy`]: what TF Serving in Docker, KServe and Triton need to serve a model.
+//! - [`diff`]: what changed between two models or two versions.
 //! - [`serve`]: starting a server (the embedded one from an opened model, or
 //!   `tfprobe serve`'s), with the TensorFlow runtime checked first.
 //!
@@ -24,6 +26,8 @@ pub mod classify;
 pub mod compare;
 mod compare_diff;
 pub mod compare_target;
+pub mod deploy;
+pub mod diff;
 mod error;
 pub mod image_request;
 pub mod latency;

@@ -11,6 +11,9 @@
 #   6.31) and requests, which the seed's clients use; grpcio-reflection and
 #   grpcio-health-checking, the stock clients of gRPC server reflection (what
 #   grpcurl relies on) and of the health service;
+# - tritonclient[grpc], whose model_config_pb2 is Triton's own ModelConfig:
+#   tests/compat/triton_config.py parses `tfprobe deploy --target triton`'s
+#   config.pbtxt with it;
 # - the TensorFlow *_pb2 modules those serving modules import
 #   (tensorflow.core.framework.tensor_pb2, ...), generated here from
 #   tfprobe's own proto/ files with grpcio-tools' protoc. Those files carry
@@ -23,7 +26,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 venv="${TFPROBE_COMPAT_VENV:-$root/.venv-compat}"
-marker="$venv/.tfprobe-compat-v2"
+marker="$venv/.tfprobe-compat-v3"
 python="${PYTHON:-python3}"
 
 if [[ -f "$marker" ]]; then
@@ -37,6 +40,7 @@ pip=("$venv/bin/python" -m pip --disable-pip-version-check -q)
 "${pip[@]}" install --no-deps "tensorflow-serving-api==2.21.0"
 "${pip[@]}" install "grpcio>=1.60" "protobuf>=6.31.1,<7" "requests>=2.28" "grpcio-tools>=1.60" \
     "grpcio-reflection>=1.60" "grpcio-health-checking>=1.60"
+"${pip[@]}" install "tritonclient[grpc]==2.73.0"
 
 site="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 mapfile -t protos < <(cd "$root/proto" && find tensorflow -name '*.proto' | sort)

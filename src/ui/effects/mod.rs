@@ -4,6 +4,7 @@
 
 mod compare;
 mod files;
+mod handoff;
 mod requests;
 mod runtime;
 mod server;

@@ -86,6 +86,15 @@ pub enum Event {
     CompareFolderPicked(PathBuf),
     /// A file was written (`Ok`: what to tell the user) or could not be.
     Saved(Result<String, WorkflowError>),
+    /// A comparison of the open model with another finished.
+    Diffed {
+        seq: u64,
+        result: Result<crate::model::ModelDiff, WorkflowError>,
+    },
+    CompareFolderPicked(PathBuf),
+    DeployFolderPicked(PathBuf),
+    /// Deploy files were written (their paths) or could not be.
+    DeployWritten(Result<Vec<PathBuf>, WorkflowError>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,6 +6,7 @@
 
 mod compare;
 mod connection;
+mod handoff;
 mod latency;
 mod model;
 mod predict;
@@ -67,6 +68,12 @@ impl TfprobeApp {
             Command::SaveCompareCsv(path) => self.save_compare_csv(path),
             Command::CopyText(text) => self.ctx.copy_text(text),
             Command::DismissModelError => self.state.model_error = None,
+            Command::ShowCompare => self.show_compare(),
+            Command::CompareWith(with) => self.compare_with(with),
+            Command::PickCompareFolder => self.tasks.pick_compare_folder(),
+            Command::ShowDeploy => self.show_deploy(),
+            Command::PickDeployFolder => self.tasks.pick_deploy_folder(),
+            Command::WriteDeploy(dir) => self.write_deploy(dir),
         }
     }
 
@@ -107,6 +114,10 @@ impl TfprobeApp {
             Event::SaveTargetPicked { kind, path } => self.export(kind, path),
             Event::Saved(Ok(text)) => self.state.notify(NoticeLevel::Info, text),
             Event::Saved(Err(err)) => self.state.notify(NoticeLevel::Error, err.to_string()),
+            Event::Diffed { seq, result } => self.diffed(seq, result),
+            Event::CompareFolderPicked(path) => self.compare_folder_picked(path),
+            Event::DeployFolderPicked(dir) => self.commands.push(Command::WriteDeploy(dir)),
+            Event::DeployWritten(result) => self.deploy_written(result),
         }
     }
 }

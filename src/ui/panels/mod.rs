@@ -4,6 +4,7 @@
 
 pub mod compare;
 pub mod connect;
+pub mod handoff;
 pub mod latency;
 pub mod model_tree;
 pub mod predict;

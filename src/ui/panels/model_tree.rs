@@ -38,6 +38,13 @@ pub fn show(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
         .show(ui, |ui| match state.tree_source {
             TreeSource::Local => match &state.local {
                 Some(local) => {
+                    if ui
+                        .small_button("Compare with…")
+                        .on_hover_text("Diff this model with another folder or version")
+                        .clicked()
+                    {
+                        commands.push(Command::ShowCompare);
+                    }
                     let header = format!("opened in {:.0} ms", local.load_ms);
                     model_tree(ui, &local.info, &mut state.tree, Some(&header));
                 }

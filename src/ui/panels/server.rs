@@ -29,6 +29,13 @@ pub fn show(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
         ServerPhase::Stopped | ServerPhase::Failed { .. }
     );
 
+    if ui
+        .button("Deploy…")
+        .on_hover_text("TF Serving in Docker, KServe or Triton: the command or files each needs")
+        .clicked()
+    {
+        commands.push(Command::ShowDeploy);
+    }
     runtime_section(ui, state, commands);
     ui.add_space(4.0);
 

@@ -3,11 +3,13 @@
 //! It imports nothing from the rest of the app: every other ui module may use it.
 
 mod compare;
+mod handoff;
 mod settings;
 
 pub use crate::workflow::image_request::InputMode;
 pub use crate::workflow::latency::Sample;
 pub use compare::CompareState;
+pub use handoff::{CompareWindow, CompareWith, DeployWindow};
 pub use settings::*;
 
 use crate::client::stats::LatencySnapshot;
@@ -248,6 +250,8 @@ pub struct AppState {
     pub next_id: u64,
     /// Milliseconds from process start to the first rendered frame.
     pub first_frame_ms: Option<f64>,
+    pub compare: CompareWindow,
+    pub deploy: DeployWindow,
 }
 
 impl AppState {
