@@ -7,6 +7,7 @@ pub mod gui;
 mod output;
 mod package;
 mod predict;
+mod predict_batch;
 mod predict_report;
 mod run;
 mod runtime;

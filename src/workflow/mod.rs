@@ -11,6 +11,7 @@
 //!   the embedded server, or a remote server over REST or gRPC.
 //! - [`classify`]: outputs to labelled top-k, with the labels a user expects.
 //! - [`predict`]: the whole "this image through that model" flow.
+//! - [`batch`]: many images through one target, one row each, as CSV or JSON.
 //! - [`latency`]: repeated runs with latency statistics.
 //! - [`serve`]: starting a server (the embedded one from an opened model, or
 //!   `tfprobe serve`'s), with the TensorFlow runtime checked first.
@@ -18,6 +19,7 @@
 //! This layer knows no front end: no egui, no clap, no terminal. Its errors keep their
 //! kind ([`WorkflowError`]) until a front end shows them.
 
+pub mod batch;
 pub mod classify;
 mod error;
 pub mod image_request;

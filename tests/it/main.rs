@@ -15,6 +15,7 @@
 
 mod support;
 
+mod cli_batch;
 mod client_bench;
 mod client_errors;
 mod client_server;
