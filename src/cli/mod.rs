@@ -13,6 +13,7 @@ mod run;
 mod runtime;
 mod serve;
 mod show;
+mod warmup;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use std::ffi::OsString;
@@ -46,6 +47,7 @@ pub enum Command {
     Run(run::RunArgs),
     /// Load-test a running server (like perf_analyzer): throughput and latency per concurrency level.
     Bench(bench::BenchArgs),
+    Warmup(warmup::WarmupArgs),
     /// Find or install libtensorflow (`runtime status`, `runtime install`).
     Runtime(runtime::RuntimeArgs),
     /// Print the man page (roff) for packaging.
@@ -76,6 +78,7 @@ pub unsafe fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 | Command::Serve(_)
                 | Command::Runtime(_)
                 | Command::Gui(_)
+                | Command::Warmup(_)
                 | Command::Open(_)
         )
     );
@@ -94,6 +97,7 @@ pub unsafe fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Run(args)) => run::run(&args),
         Some(Command::Bench(args)) => bench::run(&args),
         Some(Command::Runtime(args)) => runtime::run(&args),
+        Some(Command::Warmup(args)) => warmup::run(&args),
         Some(Command::Man) => package::man(Cli::command()),
         Some(Command::Completions(args)) => package::completions(&args, Cli::command()),
         Some(Command::Gui(args)) => gui::run(&args),

@@ -11,6 +11,7 @@
 //!   the embedded server, or a remote server over REST or gRPC.
 //! - [`classify`]: outputs to labelled top-k, with the labels a user expects.
 //! - [`predict`]: the whole "this image through that model" flow.
+//! - [`warmup`]: TF Serving warmup files built from images, and what they buy.
 //! - [`batch`]: many images through one target, one row each, as CSV or JSON.
 //! - [`latency`]: repeated runs with latency statistics.
 //! - [`serve`]: starting a server (the embedded one from an opened model, or
@@ -29,5 +30,6 @@ pub mod predict;
 pub mod serve;
 pub mod signature;
 pub mod target;
+pub mod warmup;
 
 pub use error::WorkflowError;

@@ -52,3 +52,4 @@ mod server_tls;
 mod server_warmup;
 mod show_golden;
 mod tf_noise;
+mod warmup_builder;
