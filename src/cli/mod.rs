@@ -93,6 +93,7 @@ pub unsafe fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Some(Command::Show(args)) => show::run(&args),
         Some(Command::Serve(args)) => serve::run(&args),
+        Some(Command::Predict(args)) if !args.images.is_empty() => predict_batch::run(&args),
         Some(Command::Predict(args)) => predict::run(&args),
         Some(Command::Run(args)) => run::run(&args),
         Some(Command::Bench(args)) => bench::run(&args),

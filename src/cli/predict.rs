@@ -88,9 +88,11 @@ impl PredictArgs {
 }
 
 pub fn run(args: &PredictArgs) -> anyhow::Result<ExitCode> {
-    let Some(image_path) = &args.image else {
-        return super::predict_batch::run(args);
-    };
+    // `--images` runs `predict_batch` instead (see `cli::run`).
+    let image_path = args
+        .image
+        .as_deref()
+        .context("--image FILE (or --images DIR|GLOB|FILE) is required")?;
     let image = open::read_image(image_path)?;
     let options = args.image_options.options()?;
     let text = if args.target.server.is_some() {

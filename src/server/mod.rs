@@ -27,7 +27,7 @@ pub mod json;
 mod listen;
 mod metrics;
 mod predict;
-pub use predict::DEFAULT_MAX_BATCH_SIZE;
+pub use predict::{DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_REQUEST_BYTES};
 mod rest;
 mod shared;
 #[cfg(test)]
@@ -134,9 +134,6 @@ impl std::fmt::Debug for ServerConfig {
             .finish_non_exhaustive()
     }
 }
-
-/// Default largest request (REST body or gRPC message): 256 MiB.
-pub const DEFAULT_MAX_REQUEST_BYTES: usize = 256 * 1024 * 1024;
 
 /// Default [`ServerConfig::header_read_timeout`]: hyper's own default, long enough
 /// for clients that keep connections in a pool between requests.

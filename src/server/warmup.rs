@@ -137,7 +137,10 @@ pub fn run(
     if !path.is_file() {
         tracing::info!("No warmup data file found at {}", path.display());
         if options.synthesized {
-            return Ok(Some(super::warmup_synth::run(servable, options)));
+            return Ok(Some(super::warmup_synth::run(
+                servable,
+                options.request_iterations,
+            )));
         }
         return Ok(None);
     }
@@ -169,8 +172,8 @@ pub fn replay_file(
         request_iterations: 1,
         synthesized: false,
         limits: RequestLimits {
-            max_decoded_bytes: super::DEFAULT_MAX_REQUEST_BYTES as u64,
-            max_batch_size: super::DEFAULT_MAX_BATCH_SIZE,
+            max_decoded_bytes: super::predict::DEFAULT_MAX_REQUEST_BYTES as u64,
+            max_batch_size: super::predict::DEFAULT_MAX_BATCH_SIZE,
         },
     };
     replay_records(path, &servable, &options)

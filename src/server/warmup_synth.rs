@@ -11,7 +11,6 @@
 //! logged as a warning and the load goes on.
 
 use super::versions::Servable;
-use super::warmup::WarmupOptions;
 use crate::model::{DType, Shape, SignatureInfo};
 use crate::runtime::NamedTensors;
 use crate::tensor::{Tensor, TensorData};
@@ -23,7 +22,7 @@ const MAX_SYNTHESIZED_ELEMENTS: u64 = 64 << 20;
 
 /// Runs each signature of `servable` once (`request_iterations` times) with a
 /// synthesized request; returns how many signatures answered.
-pub fn run(servable: &Servable, options: &WarmupOptions) -> usize {
+pub fn run(servable: &Servable, request_iterations: u32) -> usize {
     let signatures: Vec<SignatureInfo> = servable
         .backend()
         .model()
@@ -50,7 +49,7 @@ pub fn run(servable: &Servable, options: &WarmupOptions) -> usize {
             }
         };
         let mut result = Ok(());
-        for _ in 0..options.request_iterations.max(1) {
+        for _ in 0..request_iterations.max(1) {
             result = servable
                 .backend()
                 .run(&signature.key, inputs.clone(), &[])
