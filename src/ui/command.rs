@@ -43,6 +43,14 @@ pub enum Command {
     ExportCsv,
     ExportPng,
     CopyText(String),
+    /// Choose where to save the batch rows as CSV ("Export CSV…").
+    ExportBatchCsv,
+    /// Write the batch rows as CSV to this file.
+    SaveBatchCsv(PathBuf),
+    /// Choose where to save the Try-it images as a TF Serving warmup file.
+    SaveWarmup,
+    /// Write the Try-it images as a warmup file (TFRecord of PredictionLogs) here.
+    SaveWarmupTo(PathBuf),
     DismissModelError,
 }
 

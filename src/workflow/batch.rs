@@ -92,6 +92,21 @@ pub fn list_files(specs: &[PathBuf]) -> Result<Vec<PathBuf>, WorkflowError> {
     Ok(files)
 }
 
+/// Whether `folder` is a folder with at least one file named like an image (what the
+/// app runs as a batch when it is dropped and is no SavedModel).
+pub fn holds_images(folder: &Path) -> bool {
+    let is_image = |name: &str| {
+        Path::new(name)
+            .extension()
+            .and_then(|ext| ext.to_str())
+            .is_some_and(|ext| open::IMAGE_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str()))
+    };
+    folder.is_dir()
+        && folder_files(folder, is_image)
+            .map(|files| !files.is_empty())
+            .unwrap_or(false)
+}
+
 fn is_pattern(name: &str) -> bool {
     name.contains(['*', '?', '['])
 }

@@ -69,9 +69,27 @@ pub fn build(
         .iter()
         .map(|path| {
             let image = open::read_image(path)?;
-            let request = plan.request(&image.bytes)?;
-            Ok(prediction_log(&request, model_name))
+            Ok(prediction_log(&plan.request(&image.bytes)?, model_name))
         })
+        .collect()
+}
+
+/// One PredictionLog per image already in memory (the app's Try-it images).
+pub fn build_from_bytes(
+    plan: &ImagePlan,
+    model_name: &str,
+    images: &[Arc<Vec<u8>>],
+) -> Result<Vec<PredictionLog>, WorkflowError> {
+    if images.is_empty() || images.len() > crate::server::MAX_WARMUP_RECORDS {
+        return Err(WorkflowError::Setting(format!(
+            "a warmup file holds 1 to {} requests; {} images given",
+            crate::server::MAX_WARMUP_RECORDS,
+            images.len()
+        )));
+    }
+    images
+        .iter()
+        .map(|bytes| Ok(prediction_log(&plan.request(bytes)?, model_name)))
         .collect()
 }
 

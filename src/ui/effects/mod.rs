@@ -2,12 +2,14 @@
 //! runtime, the embedded server, and requests to servers. Results come back as
 //! [`Event`]s; effects never import panels or handlers.
 
+mod batch;
 mod files;
 mod requests;
 mod runtime;
 mod server;
 mod tasks;
 
+pub use batch::{BatchJob, WarmupJob};
 pub use files::PngSaver;
 pub use requests::{LatencyJob, PredictJob};
 pub use tasks::{Event, Reporter, SaveKind, Tasks};

@@ -116,6 +116,12 @@ impl TfprobeApp {
                 let text = crate::workflow::latency::csv(&self.state.latency.samples);
                 self.tasks.save_text(path, text);
             }
+            SaveKind::BatchCsv => self
+                .commands
+                .push(crate::ui::command::Command::SaveBatchCsv(path)),
+            SaveKind::Warmup => self
+                .commands
+                .push(crate::ui::command::Command::SaveWarmupTo(path)),
             SaveKind::Png => {
                 let Some(rect) = self.state.latency.chart_rect else {
                     return;

@@ -2,6 +2,7 @@
 //! [`crate::ui::command::Command`]s. Panels start no work and import neither
 //! handlers nor effects.
 
+pub mod batch;
 pub mod connect;
 pub mod latency;
 pub mod model_tree;

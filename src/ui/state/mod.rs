@@ -2,10 +2,12 @@
 //! Panels read this; only the handlers change it, from commands and background events.
 //! It imports nothing from the rest of the app: every other ui module may use it.
 
+mod batch;
 mod settings;
 
 pub use crate::workflow::image_request::InputMode;
 pub use crate::workflow::latency::Sample;
+pub use batch::BatchView;
 pub use settings::*;
 
 use crate::client::stats::LatencySnapshot;
@@ -170,6 +172,8 @@ pub struct PredictState {
     pub show_raw: bool,
     /// The curl command of the last request, for copying.
     pub last_curl: Option<String>,
+    /// The folder dropped last, run as a batch.
+    pub batch: Option<BatchView>,
 }
 
 /// Sample count the bins were built from, and `(centre, width, count)` per bin.
