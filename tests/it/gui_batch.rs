@@ -48,7 +48,7 @@ fn a_dropped_folder_runs_as_a_batch_and_exports_csv() {
     }
 
     // The table: a row per file, the error row names the file.
-    harness.get_by_label("File");
+    harness.get_by_label("Probability");
     harness.get_by_label("gradient_48x40.jpg");
     harness.get_by_label("gray_16x16.png");
     harness.get_by_label("not_an_image.txt");
