@@ -155,13 +155,7 @@ fn locally(
     image_bytes: Vec<u8>,
     options: ImageOptions,
 ) -> anyhow::Result<String> {
-    let dir = args
-        .model
-        .as_deref()
-        .context("--model DIR (or --server HOST:PORT) is required")?;
-    let target = LocalTarget::load(dir, &LoadOptions::default())?;
-    let model_dir = target.info().path.clone();
-    let plan = plan(args, target.info(), options, Some(&model_dir))?;
+    let (target, model_dir, plan) = load_local(args, options)?;
     let origin = Origin::Local {
         model_dir: model_dir.clone(),
         load_ms: target.load_ms,
@@ -174,6 +168,21 @@ fn locally(
         Some(model_dir),
         origin,
     ))
+}
+
+/// `--model`: the model loaded here, its version folder and the input plan.
+pub(super) fn load_local(
+    args: &PredictArgs,
+    options: ImageOptions,
+) -> anyhow::Result<(LocalTarget, PathBuf, ImagePlan)> {
+    let dir = args
+        .model
+        .as_deref()
+        .context("--model DIR (or --server HOST:PORT) is required")?;
+    let target = LocalTarget::load(dir, &LoadOptions::default())?;
+    let model_dir = target.info().path.clone();
+    let plan = plan(args, target.info(), options, Some(&model_dir))?;
+    Ok((target, model_dir, plan))
 }
 
 pub(super) fn plan(

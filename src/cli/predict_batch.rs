@@ -3,15 +3,14 @@
 //! stderr, `--csv FILE` and `--json`. The rows come from `workflow::batch`.
 
 use super::args::runtime;
-use super::predict::{PredictArgs, plan, ranking};
+use super::predict::{PredictArgs, load_local, plan, ranking};
 use anyhow::Context;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tfprobe::runtime::LoadOptions;
 use tfprobe::workflow::batch::{self, BatchReport};
 use tfprobe::workflow::open;
-use tfprobe::workflow::target::{LocalTarget, ServerTarget, Target};
+use tfprobe::workflow::target::{ServerTarget, Target};
 
 pub fn run(args: &PredictArgs) -> anyhow::Result<ExitCode> {
     let files = batch::list_files(&args.images)?;
@@ -33,13 +32,7 @@ pub fn run(args: &PredictArgs) -> anyhow::Result<ExitCode> {
             Ok::<_, anyhow::Error>(rows(args, &target, &plan, model_dir, &files).await)
         })?
     } else {
-        let dir = args
-            .model
-            .as_deref()
-            .context("--model DIR (or --server HOST:PORT) is required")?;
-        let target = LocalTarget::load(dir, &LoadOptions::default())?;
-        let model_dir = target.info().path.clone();
-        let plan = plan(args, target.info(), options, Some(&model_dir))?;
+        let (target, model_dir, plan) = load_local(args, options)?;
         runtime.block_on(rows(args, &target, &plan, Some(model_dir), &files))
     };
     if let Some(path) = &args.csv {

@@ -2,18 +2,9 @@
 //! model, as a user runs it; the CSV is read back with Python's own `csv` module.
 
 use crate::support::repo;
-use crate::support::tf;
+use crate::support::tf::tfprobe;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn tfprobe(args: &[&str]) -> Output {
-    tf::ensure_runtime();
-    Command::new(env!("CARGO_BIN_EXE_tfprobe"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .expect("run tfprobe")
-}
+use std::process::Command;
 
 /// A folder with three demo photos and a text file pretending to be an image.
 fn photo_folder() -> tempfile::TempDir {

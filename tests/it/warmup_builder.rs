@@ -4,7 +4,7 @@
 //! server's default) runs each signature once before the version is AVAILABLE.
 
 use crate::support::http;
-use crate::support::server::{Hooked, compat_python, config, start, tf_loader};
+use crate::support::server::{compat_python, config, counting_loader, start};
 use crate::support::tf;
 use crate::support::{copy_dir, free_port, repo};
 use base64::Engine as _;
@@ -13,8 +13,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tfprobe::runtime::Backend;
-use tfprobe::server::Loader;
 
 const IMAGES: [&str; 3] = ["coffee.png", "chelsea.png", "rocket.jpg"];
 
@@ -223,18 +221,6 @@ fn serve_warmup_synthesized_runs_each_signature_when_there_is_no_file() {
         "{}",
         served.metrics()
     );
-}
-
-/// A loader whose backends count their runs in `runs`.
-fn counting_loader(runs: Arc<AtomicUsize>) -> Loader {
-    let real = tf_loader();
-    Arc::new(move |dir: &Path| {
-        let runs = Arc::clone(&runs);
-        let backend = real(dir)?;
-        Ok(Arc::new(Hooked::new(backend, move || {
-            runs.fetch_add(1, Ordering::SeqCst);
-        })) as Arc<dyn Backend>)
-    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
