@@ -165,3 +165,54 @@ fn a_pattern_picks_files_and_json_lists_the_rows() {
     );
     assert!(rows.iter().all(|row| row["error"].is_null()));
 }
+
+#[test]
+fn a_server_target_gives_the_same_rows() {
+    let (_dir, base) = crate::warmup_builder::demo_base();
+    let served = crate::warmup_builder::Served::start(&base, &[]);
+    let folder = photo_folder();
+    let dir = folder.path().display().to_string();
+    let server = format!("127.0.0.1:{}", served.rest);
+    let output = tfprobe(&[
+        "predict",
+        "--server",
+        &server,
+        "--model_name",
+        "demo",
+        "--images",
+        &dir,
+        "--json",
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let rows: Vec<(String, Option<i64>, bool)> = json["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                Path::new(row["file"].as_str().unwrap())
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
+                row["top_k"][0]["class"].as_i64(),
+                row["error"].is_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("chelsea.png".to_string(), Some(283), false),
+            ("coffee.png".to_string(), Some(968), false),
+            ("notes.png".to_string(), None, true),
+            ("rocket.jpg".to_string(), Some(658), false),
+        ]
+    );
+}

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 const IMAGES: [&str; 3] = ["coffee.png", "chelsea.png", "rocket.jpg"];
 
 /// A base path `demo/` holding version 1 of the demo model.
-fn demo_base() -> (tempfile::TempDir, PathBuf) {
+pub fn demo_base() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path().join("demo");
     copy_dir(
@@ -31,15 +31,16 @@ fn image_path(name: &str) -> PathBuf {
     repo().join("assets/images").join(name)
 }
 
-/// `tfprobe serve` as a child process, killed on drop; its log goes to a file.
-struct Served {
+/// `tfprobe serve` of the model `demo` as a child process, killed on drop; its log
+/// goes to a file.
+pub struct Served {
     child: Child,
-    rest: u16,
+    pub rest: u16,
     log: PathBuf,
 }
 
 impl Served {
-    fn start(base: &Path, extra: &[&str]) -> Served {
+    pub fn start(base: &Path, extra: &[&str]) -> Served {
         tf::ensure_runtime();
         let log = base.with_extension("serve.log");
         let rest = free_port();
