@@ -61,7 +61,13 @@ fn a_dropped_folder_runs_as_a_batch_and_exports_csv() {
     harness
         .state_mut()
         .push_command(Command::SaveBatchCsv(csv.clone()));
-    wait_until(&mut harness, "the CSV", TIMEOUT, |_| csv.exists());
+    wait_until(&mut harness, "the CSV", TIMEOUT, |h| {
+        h.state()
+            .state
+            .notices
+            .iter()
+            .any(|notice| notice.text == format!("Saved {}", csv.display()))
+    });
     let text = std::fs::read_to_string(&csv).unwrap();
     assert_eq!(text, report.csv());
     let lines: Vec<&str> = text.lines().collect();
@@ -88,7 +94,14 @@ fn save_as_warmup_writes_the_try_it_images_as_prediction_logs() {
     harness
         .state_mut()
         .push_command(Command::SaveWarmupTo(path.clone()));
-    wait_until(&mut harness, "the warmup file", TIMEOUT, |_| path.exists());
+    // The file is written, then the app is told (and says so in the status bar).
+    wait_until(&mut harness, "the warmup file", TIMEOUT, |h| {
+        h.state()
+            .state
+            .notices
+            .iter()
+            .any(|notice| notice.text.starts_with("Saved 1 warmup requests to"))
+    });
     let bytes = std::fs::read(&path).unwrap();
     let length = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
     assert_eq!(bytes.len(), 12 + length + 4, "one record");
