@@ -251,3 +251,54 @@ async fn the_embedded_server_warms_every_signature_before_the_first_request() {
     );
     server.shutdown().await;
 }
+
+#[test]
+fn no_measure_writes_where_asked_and_a_non_image_fails_naming_it() {
+    let (dir, base) = demo_base();
+    let out = dir.path().join("warmup.tfrecord");
+    let version = base.join("1").display().to_string();
+    let coffee = image_path("coffee.png").display().to_string();
+    let output = tf::tfprobe(&[
+        "warmup",
+        "--model",
+        &version,
+        "--images",
+        &coffee,
+        "--no-measure",
+        "-o",
+        &out.display().to_string(),
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.starts_with(&format!("wrote 1 warmup records to {}", out.display())),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("first request"), "{stdout}");
+    let bytes = std::fs::read(&out).unwrap();
+    let coffee_bytes = std::fs::read(image_path("coffee.png")).unwrap();
+    assert!(
+        bytes.len() > coffee_bytes.len(),
+        "the image is in the record"
+    );
+    assert!(!base.join("1/assets.extra").exists(), "-o was honoured");
+
+    let notes = dir.path().join("notes.png");
+    std::fs::write(&notes, "not an image").unwrap();
+    let output = tf::tfprobe(&[
+        "warmup",
+        "--model",
+        &version,
+        "--images",
+        &coffee,
+        &notes.display().to_string(),
+        "--no-measure",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("notes.png is neither a SavedModel nor an image."),
+        "{stderr}"
+    );
+    assert!(!base.join("1/assets.extra").exists(), "nothing written");
+}
