@@ -80,6 +80,42 @@ fn a_dropped_folder_runs_as_a_batch_and_exports_csv() {
 }
 
 #[test]
+fn a_slow_batch_shows_its_progress() {
+    // A second a request: two are still to come when the first is counted.
+    let server = FakeServer::start(Duration::from_secs(1));
+    let mut harness = connected_harness(&server, TIMEOUT);
+    let folder = tempfile::tempdir().unwrap();
+    for index in 0..3 {
+        std::fs::copy(
+            repo().join("tests/fixtures/images/gray_16x16.png"),
+            folder.path().join(format!("gray_{index}.png")),
+        )
+        .unwrap();
+    }
+    drop_file(&mut harness, folder.path().to_path_buf());
+    wait_until(&mut harness, "the first of three", TIMEOUT, |h| {
+        h.state()
+            .state
+            .predict
+            .batch
+            .as_ref()
+            .is_some_and(|view| view.done >= 1 && view.total == 3)
+    });
+    let view = harness.state().state.predict.batch.clone().unwrap();
+    assert!(view.report.is_none(), "still running");
+    harness.get_by_label_contains(&format!("{} of 3 images", view.done));
+    wait_until(&mut harness, "the batch", TIMEOUT, |h| {
+        h.state()
+            .state
+            .predict
+            .batch
+            .as_ref()
+            .is_some_and(|view| view.report.is_some())
+    });
+    harness.get_by_label("3 images, 0 failed");
+}
+
+#[test]
 fn save_as_warmup_writes_the_try_it_images_as_prediction_logs() {
     let server = FakeServer::start(Duration::ZERO);
     let mut harness = connected_harness(&server, TIMEOUT);
