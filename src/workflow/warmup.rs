@@ -150,8 +150,8 @@ pub fn measure(
         )?))
     };
     let warmed = load()?;
-    let records_replayed = crate::server::replay_file(warmup_file, model_name, Arc::clone(&warmed))
-        .map_err(|err| WorkflowError::Setting(err.to_string()))?;
+    let records_replayed =
+        crate::server::replay_file(warmup_file, model_name, Arc::clone(&warmed))?;
     let with_file = LocalTarget::from_backend(warmed);
     let with_file_first_ms = runtime.block_on(with_file.run(request))?.latency_ms;
     drop(with_file);
