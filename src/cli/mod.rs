@@ -10,11 +10,13 @@ pub mod gui;
 mod output;
 mod package;
 mod predict;
+mod predict_batch;
 mod predict_report;
 mod run;
 mod runtime;
 mod serve;
 mod show;
+mod warmup;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use std::ffi::OsString;
@@ -54,6 +56,7 @@ pub enum Command {
     Diff(diff::DiffArgs),
     /// Hand the model to TF Serving in Docker, KServe or Triton: the command or files each needs.
     Deploy(deploy::DeployArgs),
+    Warmup(warmup::WarmupArgs),
     /// Find or install libtensorflow (`runtime status`, `runtime install`).
     Runtime(runtime::RuntimeArgs),
     /// Print the man page (roff) for packaging.
@@ -85,6 +88,7 @@ pub unsafe fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 | Command::Serve(_)
                 | Command::Runtime(_)
                 | Command::Gui(_)
+                | Command::Warmup(_)
                 | Command::Open(_)
         )
     );
@@ -99,6 +103,7 @@ pub unsafe fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Some(Command::Show(args)) => show::run(&args),
         Some(Command::Serve(args)) => serve::run(&args),
+        Some(Command::Predict(args)) if !args.images.is_empty() => predict_batch::run(&args),
         Some(Command::Predict(args)) => predict::run(&args),
         Some(Command::Run(args)) => run::run(&args),
         Some(Command::Bench(args)) => bench::run(&args),
@@ -106,6 +111,7 @@ pub unsafe fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Runtime(args)) => runtime::run(&args),
         Some(Command::Diff(args)) => diff::run(&args),
         Some(Command::Deploy(args)) => deploy::run(&args),
+        Some(Command::Warmup(args)) => warmup::run(&args),
         Some(Command::Man) => package::man(Cli::command()),
         Some(Command::Completions(args)) => package::completions(&args, Cli::command()),
         Some(Command::Gui(args)) => gui::run(&args),

@@ -29,15 +29,24 @@ pub struct PredictArgs {
     pub model: Option<PathBuf>,
     /// The image file (JPEG, PNG, WebP, BMP, GIF): sent as-is to a DT_STRING input, or
     /// decoded into the pixel tensor a float/uint8 input takes.
-    #[arg(long)]
-    pub image: PathBuf,
+    #[arg(long, required_unless_present = "images")]
+    pub image: Option<PathBuf>,
+    /// Many images, one row each: a folder, a pattern such as 'photos/*.jpg' (quoted),
+    /// or files (repeatable). Files that are no image become error rows; the exit code
+    /// is 1 when any failed.
+    #[arg(long, num_args = 1.., value_name = "DIR|GLOB|FILE", conflicts_with_all = ["image", "repeat", "warmup", "top_k_json", "print_curl", "print_grpcurl", "print_python"])]
+    pub images: Vec<PathBuf>,
+    /// With --images: also write the rows to this CSV file.
+    #[arg(long, value_name = "FILE", requires = "images")]
+    pub csv: Option<PathBuf>,
     /// Signature to run (default: serving_default, or the only one).
     #[arg(long = "signature_def")]
     pub signature_def: Option<String>,
     /// How many classes to list.
     #[arg(long = "top-k", default_value_t = 5)]
     pub top_k: usize,
-    /// Print TF Serving's REST response ({"predictions": [...]}) instead of a table.
+    /// Print TF Serving's REST response ({"predictions": [...]}) instead of a table
+    /// (with --images: the rows as JSON).
     #[arg(long, conflicts_with = "top_k_json")]
     pub json: bool,
     /// Print the labelled top-k as JSON (the output ranked, softmax or not, labels
@@ -79,7 +88,12 @@ impl PredictArgs {
 }
 
 pub fn run(args: &PredictArgs) -> anyhow::Result<ExitCode> {
-    let image = open::read_image(&args.image)?;
+    // `--images` runs `predict_batch` instead (see `cli::run`).
+    let image_path = args
+        .image
+        .as_deref()
+        .context("--image FILE (or --images DIR|GLOB|FILE) is required")?;
+    let image = open::read_image(image_path)?;
     let options = args.image_options.options()?;
     let text = if args.target.server.is_some() {
         runtime(1)?.block_on(on_server(args, image.bytes, options))?
@@ -141,13 +155,7 @@ fn locally(
     image_bytes: Vec<u8>,
     options: ImageOptions,
 ) -> anyhow::Result<String> {
-    let dir = args
-        .model
-        .as_deref()
-        .context("--model DIR (or --server HOST:PORT) is required")?;
-    let target = LocalTarget::load(dir, &LoadOptions::default())?;
-    let model_dir = target.info().path.clone();
-    let plan = plan(args, target.info(), options, Some(&model_dir))?;
+    let (target, model_dir, plan) = load_local(args, options)?;
     let origin = Origin::Local {
         model_dir: model_dir.clone(),
         load_ms: target.load_ms,
@@ -162,7 +170,22 @@ fn locally(
     ))
 }
 
-fn plan(
+/// `--model`: the model loaded here, its version folder and the input plan.
+pub(super) fn load_local(
+    args: &PredictArgs,
+    options: ImageOptions,
+) -> anyhow::Result<(LocalTarget, PathBuf, ImagePlan)> {
+    let dir = args
+        .model
+        .as_deref()
+        .context("--model DIR (or --server HOST:PORT) is required")?;
+    let target = LocalTarget::load(dir, &LoadOptions::default())?;
+    let model_dir = target.info().path.clone();
+    let plan = plan(args, target.info(), options, Some(&model_dir))?;
+    Ok((target, model_dir, plan))
+}
+
+pub(super) fn plan(
     args: &PredictArgs,
     model: &SavedModelInfo,
     options: ImageOptions,
@@ -185,12 +208,7 @@ async fn predict_and_report<T: Target>(
     model_dir: Option<PathBuf>,
     origin: Origin<'_>,
 ) -> anyhow::Result<String> {
-    let ranking = Ranking {
-        top_k: args.top_k,
-        output: args.output.clone(),
-        labels_file: args.labels.clone(),
-        model_dir,
-    };
+    let ranking = ranking(args, model_dir);
     let image_size_bytes = image_bytes.len();
     let prediction = predict::predict_image(target, plan, Arc::new(image_bytes), &ranking).await?;
     if args.json {
@@ -221,7 +239,8 @@ async fn predict_and_report<T: Target>(
     };
     let report = predict_report::Report {
         origin,
-        image: &args.image,
+        // `run` takes this path only with --image.
+        image: args.image.as_deref().unwrap_or(Path::new("")),
         image_size_bytes,
         prediction: &prediction,
         output: args.output.as_deref(),
@@ -229,6 +248,16 @@ async fn predict_and_report<T: Target>(
         warmup: args.warmup,
     };
     Ok(report.text())
+}
+
+/// How `args` ask the outputs to be ranked.
+pub(super) fn ranking(args: &PredictArgs, model_dir: Option<PathBuf>) -> Ranking {
+    Ranking {
+        top_k: args.top_k,
+        output: args.output.clone(),
+        labels_file: args.labels.clone(),
+        model_dir,
+    }
 }
 
 /// `--print-curl`, `--print-grpcurl`, `--print-python`: the request, runnable as printed.

@@ -130,6 +130,12 @@ pub struct ServeArgs {
     #[arg(long = "num_request_iterations_for_warmup", default_value_t = 0)]
     pub num_request_iterations_for_warmup: u32,
 
+    /// A version without a warmup file runs each signature once before it serves, with
+    /// a request made from the signature: a small JPEG for a string (encoded image)
+    /// input, zeros of the declared dtype and shape (unknown dimensions 1) otherwise.
+    #[arg(long = "warmup_synthesized")]
+    pub warmup_synthesized: bool,
+
     /// Accepted for compatibility; tfprobe does not batch requests together.
     #[arg(long = "enable_batching", default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
     pub enable_batching: bool,
@@ -230,6 +236,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     config.max_batch_size = args.max_batch_size;
     config.enable_model_warmup = args.enable_model_warmup;
     config.warmup_request_iterations = args.num_request_iterations_for_warmup.max(1);
+    config.warmup_synthesized = args.warmup_synthesized;
     config.tls = tls;
     config.header_read_timeout = Duration::from_millis(args.header_read_timeout_in_ms.max(1));
     config.body_read_timeout = (args.body_read_timeout_in_ms > 0)

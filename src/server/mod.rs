@@ -27,7 +27,7 @@ pub mod json;
 mod listen;
 mod metrics;
 mod predict;
-pub use predict::DEFAULT_MAX_BATCH_SIZE;
+pub use predict::{DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_REQUEST_BYTES};
 mod rest;
 mod shared;
 #[cfg(test)]
@@ -36,6 +36,11 @@ mod tfrecord;
 mod tls;
 mod versions;
 mod warmup;
+mod warmup_synth;
+pub use tfrecord::encode_record;
+pub use warmup::{
+    MAX_WARMUP_RECORDS, WARMUP_DIR, WARMUP_FILE, WarmupError, replay_file, warmup_path,
+};
 
 pub use config::{ModelSource, VersionPolicy, parse_model_config, read_model_config_file};
 pub use error::{ServeError, grpc_code, http_status_for};
@@ -96,6 +101,10 @@ pub struct ServerConfig {
     pub enable_model_warmup: bool,
     /// Times each warmup record is replayed (`--num_request_iterations_for_warmup`; 0 counts as 1).
     pub warmup_request_iterations: u32,
+    /// A version without a warmup file runs each signature once with a request made
+    /// from the signature before it serves (`--warmup_synthesized`; off by default,
+    /// on in the app's embedded server).
+    pub warmup_synthesized: bool,
     /// Builds a backend for a version directory.
     pub loader: Loader,
 }
@@ -121,12 +130,10 @@ impl std::fmt::Debug for ServerConfig {
             .field("max_batch_size", &self.max_batch_size)
             .field("enable_model_warmup", &self.enable_model_warmup)
             .field("warmup_request_iterations", &self.warmup_request_iterations)
+            .field("warmup_synthesized", &self.warmup_synthesized)
             .finish_non_exhaustive()
     }
 }
-
-/// Default largest request (REST body or gRPC message): 256 MiB.
-pub const DEFAULT_MAX_REQUEST_BYTES: usize = 256 * 1024 * 1024;
 
 /// Default [`ServerConfig::header_read_timeout`]: hyper's own default, long enough
 /// for clients that keep connections in a pool between requests.
@@ -165,6 +172,7 @@ impl ServerConfig {
             max_batch_size: DEFAULT_MAX_BATCH_SIZE,
             enable_model_warmup: true,
             warmup_request_iterations: 1,
+            warmup_synthesized: false,
             loader,
         }
     }
@@ -414,6 +422,7 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServeError> {
         warmup::hook(warmup::WarmupOptions {
             enabled: config.enable_model_warmup,
             request_iterations: config.warmup_request_iterations,
+            synthesized: config.warmup_synthesized,
             limits: predict::RequestLimits {
                 max_decoded_bytes: config.grpc_max_message_bytes as u64,
                 max_batch_size: config.max_batch_size,

@@ -52,6 +52,9 @@ pub async fn run(
 /// `--max_batch_size` / [`super::ServerConfig::max_batch_size`] changes it.
 pub const DEFAULT_MAX_BATCH_SIZE: u64 = 1024;
 
+/// Default largest request (REST body or gRPC message): 256 MiB.
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 256 * 1024 * 1024;
+
 /// A request's `signature_name`, or TF Serving's default when it is empty.
 pub fn signature_key_or_default(signature_name: &str) -> String {
     if signature_name.is_empty() {

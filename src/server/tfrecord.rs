@@ -76,7 +76,6 @@ pub fn masked_crc32c(data: &[u8]) -> u32 {
 }
 
 /// Frames `data` as one TFRecord (what `tf.io.TFRecordWriter.write` writes).
-#[cfg(test)]
 pub fn encode_record(data: &[u8]) -> Vec<u8> {
     let length = (data.len() as u64).to_le_bytes();
     let mut out = Vec::with_capacity(HEADER_BYTES + data.len() + FOOTER_BYTES);

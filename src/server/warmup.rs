@@ -37,6 +37,9 @@ pub struct WarmupOptions {
     pub enabled: bool,
     /// Times each record is replayed (TF Serving's default: 1).
     pub request_iterations: u32,
+    /// Where a version has no warmup file, run each signature once with a request
+    /// made from the signature (`--warmup_synthesized`; see `warmup_synth`).
+    pub synthesized: bool,
     /// The limits a Predict request has on the server: a warmup record is
     /// refused where the same request would be.
     pub limits: RequestLimits,
@@ -133,8 +136,55 @@ pub fn run(
     }
     if !path.is_file() {
         tracing::info!("No warmup data file found at {}", path.display());
+        if options.synthesized {
+            return Ok(Some(super::warmup_synth::run(
+                servable,
+                options.request_iterations,
+            )));
+        }
         return Ok(None);
     }
+    replay_records(&path, servable, options).map(Some)
+}
+
+/// Replays the warmup file at `path` on `backend` as a version load does (TF
+/// Serving's rules, the server's default request limits) and says how many records
+/// it read: what the warmup builder measures a version with.
+pub fn replay_file(
+    path: &Path,
+    model_name: &str,
+    backend: std::sync::Arc<dyn crate::runtime::Backend>,
+) -> Result<usize, WarmupError> {
+    let version = backend.model().version.unwrap_or(0);
+    let servable = Servable::new(
+        model_name,
+        version,
+        backend,
+        crate::runtime::WorkerOptions::default(),
+    )
+    .map_err(|err| WarmupError::Request {
+        path: path.to_path_buf(),
+        record: 0,
+        source: err.into(),
+    })?;
+    let options = WarmupOptions {
+        enabled: true,
+        request_iterations: 1,
+        synthesized: false,
+        limits: RequestLimits {
+            max_decoded_bytes: super::predict::DEFAULT_MAX_REQUEST_BYTES as u64,
+            max_batch_size: super::predict::DEFAULT_MAX_BATCH_SIZE,
+        },
+    };
+    replay_records(path, &servable, &options)
+}
+
+fn replay_records(
+    path: &Path,
+    servable: &Servable,
+    options: &WarmupOptions,
+) -> Result<usize, WarmupError> {
+    let path = path.to_path_buf();
     let started = Instant::now();
     tracing::info!(
         "Starting to read warmup data for model at {} with model-warmup-options num_request_iterations {{ value: {} }}",
@@ -189,7 +239,7 @@ pub fn run(
         path.display(),
         started.elapsed().as_micros()
     );
-    Ok(Some(records))
+    Ok(records)
 }
 
 enum Replay {

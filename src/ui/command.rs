@@ -52,6 +52,14 @@ pub enum Command {
     /// Write the comparison's per-image rows to this file.
     SaveCompareCsv(PathBuf),
     CopyText(String),
+    /// Choose where to save the batch rows as CSV ("Export CSV…").
+    ExportBatchCsv,
+    /// Write the batch rows as CSV to this file.
+    SaveBatchCsv(PathBuf),
+    /// Choose where to save the Try-it images as a TF Serving warmup file.
+    SaveWarmup,
+    /// Write the Try-it images as a warmup file (TFRecord of PredictionLogs) here.
+    SaveWarmupTo(PathBuf),
     DismissModelError,
     /// Show the compare window (model panel, "Compare with…").
     ShowCompare,

@@ -6,7 +6,7 @@ use crate::client::ClientError;
 use crate::imaging::ImageError;
 use crate::model::ModelError;
 use crate::runtime::RuntimeError;
-use crate::server::{ServeError, TlsError};
+use crate::server::{ServeError, TlsError, WarmupError};
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +23,9 @@ pub enum WorkflowError {
     Serve(#[from] ServeError),
     #[error(transparent)]
     Tls(#[from] TlsError),
+    /// A warmup file that could not be replayed.
+    #[error(transparent)]
+    Warmup(#[from] WarmupError),
     #[error(transparent)]
     Signature(#[from] super::signature::SignatureError),
     /// A file the user named could not be read.

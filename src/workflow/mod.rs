@@ -11,6 +11,8 @@
 //!   the embedded server, or a remote server over REST or gRPC.
 //! - [`classify`]: outputs to labelled top-k, with the labels a user expects.
 //! - [`predict`]: the whole "this image through that model" flow.
+//! - [`warmup`]: TF Serving warmup files built from images, and what they buy.
+//! - [`batch`]: many images through one target, one row each, as CSV or JSON.
 //! - [`latency`]: repeated runs with latency statistics.
 //! - [`compare`] and [`compare_target`]: the same images through two targets side by
 //!   side (outputs, rankings, latency).
@@ -22,6 +24,7 @@
 //! This layer knows no front end: no egui, no clap, no terminal. Its errors keep their
 //! kind ([`WorkflowError`]) until a front end shows them.
 
+pub mod batch;
 pub mod classify;
 pub mod compare;
 mod compare_diff;
@@ -36,5 +39,6 @@ pub mod predict;
 pub mod serve;
 pub mod signature;
 pub mod target;
+pub mod warmup;
 
 pub use error::WorkflowError;

@@ -112,6 +112,8 @@ impl EmbeddedServer {
         config.tls = self.tls.as_ref().map(TlsFiles::settings).transpose()?;
         // Report LOADING while the model loads instead of blocking the start.
         config.wait_for_models = false;
+        // The first photo dropped must not pay for TensorFlow's graph optimisation.
+        config.warmup_synthesized = true;
         Ok(config)
     }
 

@@ -15,6 +15,7 @@
 
 mod support;
 
+mod cli_batch;
 mod client_bench;
 mod client_errors;
 mod client_server;
@@ -22,6 +23,7 @@ mod client_tls;
 mod compare;
 mod gui_compare;
 mod deploy_targets;
+mod gui_batch;
 mod gui_connect;
 mod gui_embedded_server;
 mod gui_embedded_tls;
@@ -56,3 +58,4 @@ mod server_tls;
 mod server_warmup;
 mod show_golden;
 mod tf_noise;
+mod warmup_builder;

@@ -1,17 +1,7 @@
 //! `tfprobe run`, `tfprobe predict` and `tfprobe runtime` as a user runs them.
 
-use crate::support::repo;
-use crate::support::tf;
-use std::process::{Command, Output};
-
-fn tfprobe(args: &[&str]) -> Output {
-    tf::ensure_runtime();
-    Command::new(env!("CARGO_BIN_EXE_tfprobe"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .expect("run tfprobe")
-}
+use crate::support::tf::tfprobe;
+use std::process::Command;
 
 fn stdout_ok(args: &[&str]) -> String {
     let output = tfprobe(args);

@@ -5,7 +5,7 @@
 //! writer of its own (bit-by-bit CRC32C), independent of the server's reader.
 
 use crate::support::http::post;
-use crate::support::server::{Hooked, config, start, tf_loader};
+use crate::support::server::{config, counting_loader, start};
 use crate::support::tf;
 use crate::support::{copy_dir, fixture};
 use prost::Message;
@@ -24,8 +24,7 @@ use tfprobe::pb::tensorflow::{
     Example, Feature, Features, FloatList, TensorProto, TensorShapeProto, feature,
     tensor_shape_proto,
 };
-use tfprobe::runtime::Backend;
-use tfprobe::server::{Loader, ModelSource, ServerConfig, ServerHandle, VersionStatus};
+use tfprobe::server::{ModelSource, ServerConfig, ServerHandle, VersionStatus};
 
 /// CRC32C, bit by bit (the server's reader uses a table).
 fn crc32c(data: &[u8]) -> u32 {
@@ -131,18 +130,6 @@ fn install(base: &Path, version: i64) -> PathBuf {
     let dir = base.join(version.to_string());
     copy_dir(&fixture("two_versions").join("1"), &dir);
     dir
-}
-
-/// A loader whose backends count their runs in `runs`.
-fn counting_loader(runs: Arc<AtomicUsize>) -> Loader {
-    let real = tf_loader();
-    Arc::new(move |dir: &Path| {
-        let runs = Arc::clone(&runs);
-        let backend = real(dir)?;
-        Ok(Arc::new(Hooked::new(backend, move || {
-            runs.fetch_add(1, Ordering::SeqCst);
-        })) as Arc<dyn Backend>)
-    })
 }
 
 fn counted_config(models: Vec<ModelSource>, runs: &Arc<AtomicUsize>) -> ServerConfig {

@@ -18,7 +18,7 @@ pub struct Servable {
 
 impl Servable {
     /// Starts the version's worker; fails when the system refuses its threads.
-    pub(super) fn new(
+    pub(crate) fn new(
         model: &str,
         version: i64,
         backend: Arc<dyn Backend>,

@@ -26,6 +26,10 @@ impl Tasks {
                     name: image.name,
                     bytes: Arc::new(image.bytes),
                 }),
+                // A folder of images, dropped on Try it, runs as a batch.
+                Err(WorkflowError::Model(_)) if crate::workflow::batch::holds_images(&path) => {
+                    reporter.send(Event::ImageFolder(path))
+                }
                 // A folder (or a path that does not exist) was meant as a model.
                 Err(err @ WorkflowError::Model(_)) => {
                     reporter.send(Event::ModelOpened {
@@ -97,12 +101,20 @@ impl Tasks {
                 SaveKind::Csv => ("Export latencies as CSV", "CSV", "csv"),
                 SaveKind::Png => ("Export the chart as PNG", "PNG image", "png"),
                 SaveKind::CompareCsv => ("Export the comparison as CSV", "CSV", "csv"),
+                SaveKind::BatchCsv => ("Export the predictions as CSV", "CSV", "csv"),
+                SaveKind::Warmup => (
+                    "Save as a TF Serving warmup file (assets.extra/tf_serving_warmup_requests)",
+                    "",
+                    "",
+                ),
             };
-            let picked = rfd::FileDialog::new()
+            let mut dialog = rfd::FileDialog::new()
                 .set_title(title)
-                .set_file_name(default_name)
-                .add_filter(filter, &[ext])
-                .save_file();
+                .set_file_name(default_name);
+            if !ext.is_empty() {
+                dialog = dialog.add_filter(filter, &[ext]);
+            }
+            let picked = dialog.save_file();
             if let Some(path) = picked {
                 reporter.send(Event::SaveTargetPicked { kind, path });
             }

@@ -3,6 +3,7 @@
 //! [`Event`]s; effects never import panels or handlers.
 
 mod compare;
+mod batch;
 mod files;
 mod handoff;
 mod requests;
@@ -11,6 +12,7 @@ mod server;
 mod tasks;
 
 pub use compare::CompareJob;
+pub use batch::{BatchJob, WarmupJob};
 pub use files::PngSaver;
 pub use requests::{LatencyJob, PredictJob};
 pub use tasks::{Event, Reporter, SaveKind, Tasks};

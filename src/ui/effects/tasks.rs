@@ -30,6 +30,17 @@ pub enum Event {
         name: String,
         bytes: Arc<Vec<u8>>,
     },
+    /// A folder that is no model but holds images: run it as a batch.
+    ImageFolder(PathBuf),
+    BatchProgress {
+        run: u64,
+        done: usize,
+        total: usize,
+    },
+    BatchDone {
+        run: u64,
+        result: Result<crate::workflow::batch::BatchReport, WorkflowError>,
+    },
     /// A path that is neither a model nor an image (or could not be read).
     OpenFailed(WorkflowError),
     FolderPicked(PathBuf),
@@ -103,6 +114,8 @@ pub enum SaveKind {
     Png,
     /// The Compare tab's per-image rows.
     CompareCsv,
+    BatchCsv,
+    Warmup,
 }
 
 /// Sends events to the UI and wakes it.

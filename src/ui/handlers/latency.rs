@@ -117,6 +117,12 @@ impl TfprobeApp {
                 self.tasks.save_text(path, text);
             }
             SaveKind::CompareCsv => self.save_compare_csv(path),
+            SaveKind::BatchCsv => self
+                .commands
+                .push(crate::ui::command::Command::SaveBatchCsv(path)),
+            SaveKind::Warmup => self
+                .commands
+                .push(crate::ui::command::Command::SaveWarmupTo(path)),
             SaveKind::Png => {
                 let Some(rect) = self.state.latency.chart_rect else {
                     return;

@@ -5,6 +5,7 @@
 //! predictions, and latency runs.
 
 mod compare;
+mod batch;
 mod connection;
 mod handoff;
 mod latency;
@@ -67,6 +68,12 @@ impl TfprobeApp {
                 .pick_save_path(SaveKind::CompareCsv, "compare.csv".into()),
             Command::SaveCompareCsv(path) => self.save_compare_csv(path),
             Command::CopyText(text) => self.ctx.copy_text(text),
+            Command::ExportBatchCsv => self
+                .tasks
+                .pick_save_path(SaveKind::BatchCsv, "predictions.csv".into()),
+            Command::SaveBatchCsv(path) => self.save_batch_csv(path),
+            Command::SaveWarmup => self.pick_warmup_path(),
+            Command::SaveWarmupTo(path) => self.save_warmup_to(path),
             Command::DismissModelError => self.state.model_error = None,
             Command::ShowCompare => self.show_compare(),
             Command::CompareWith(with) => self.compare_with(with),
@@ -86,6 +93,9 @@ impl TfprobeApp {
             } => self.model_opened(seq, opened, result),
             Event::OpenDone { seq } => self.state.finish_open(seq),
             Event::ImageLoaded { name, bytes } => self.add_image(name, bytes),
+            Event::ImageFolder(folder) => self.image_folder(folder),
+            Event::BatchProgress { run, done, total } => self.batch_progress(run, done, total),
+            Event::BatchDone { run, result } => self.batch_done(run, result),
             Event::OpenFailed(err) => self.state.notify(NoticeLevel::Error, err.to_string()),
             Event::FolderPicked(path) => self.commands.push(Command::OpenPath(path)),
             Event::PemFilePicked { which, path } => self.pem_file_picked(which, path),

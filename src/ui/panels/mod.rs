@@ -3,6 +3,7 @@
 //! handlers nor effects.
 
 pub mod compare;
+pub mod batch;
 pub mod connect;
 pub mod handoff;
 pub mod latency;

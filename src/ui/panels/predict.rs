@@ -36,8 +36,21 @@ pub fn show(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
         {
             commands.push(Command::ClearImages);
         }
+        if ui
+            .add_enabled(has_items, egui::Button::new("Save as warmup…"))
+            .on_hover_text(
+                "Save these images as a TF Serving warmup file (assets.extra/tf_serving_warmup_requests)",
+            )
+            .clicked()
+        {
+            commands.push(Command::SaveWarmup);
+        }
     });
     ui.separator();
+    if let Some(view) = &state.predict.batch {
+        super::batch::show(ui, view, commands);
+        ui.separator();
+    }
     if state.predict.items.is_empty() {
         drop_zone(ui, state);
         return;

@@ -4,12 +4,14 @@
 
 mod compare;
 mod handoff;
+mod batch;
 mod settings;
 
 pub use crate::workflow::image_request::InputMode;
 pub use crate::workflow::latency::Sample;
 pub use compare::CompareState;
 pub use handoff::{CompareWindow, CompareWith, DeployWindow};
+pub use batch::BatchView;
 pub use settings::*;
 
 use crate::client::stats::LatencySnapshot;
@@ -174,6 +176,8 @@ pub struct PredictState {
     pub show_raw: bool,
     /// The curl command of the last request, for copying.
     pub last_curl: Option<String>,
+    /// The folder dropped last, run as a batch.
+    pub batch: Option<BatchView>,
 }
 
 /// Sample count the bins were built from, and `(centre, width, count)` per bin.

@@ -305,3 +305,13 @@ pub fn sample_tensor(dtype: DType) -> Tensor {
 pub fn one_input(key: &str, tensor: Tensor) -> NamedTensors {
     [(key.to_string(), tensor)].into()
 }
+
+/// The `tfprobe` binary run in the repository root with `args`, the runtime ensured first.
+pub fn tfprobe(args: &[&str]) -> std::process::Output {
+    ensure_runtime();
+    std::process::Command::new(env!("CARGO_BIN_EXE_tfprobe"))
+        .args(args)
+        .current_dir(super::repo())
+        .output()
+        .expect("run tfprobe")
+}

@@ -44,6 +44,18 @@ pub fn tf_loader() -> Loader {
     })
 }
 
+/// A loader whose backends count their runs in `runs`.
+pub fn counting_loader(runs: Arc<std::sync::atomic::AtomicUsize>) -> Loader {
+    let real = tf_loader();
+    Arc::new(move |dir: &Path| {
+        let runs = Arc::clone(&runs);
+        let backend = real(dir)?;
+        Ok(Arc::new(Hooked::new(backend, move || {
+            runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        })) as Arc<dyn Backend>)
+    })
+}
+
 /// A config on free loopback ports, polling every 100 ms.
 pub fn config(models: Vec<ModelSource>) -> ServerConfig {
     let mut config = ServerConfig::new(models, tf_loader());
