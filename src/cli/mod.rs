@@ -3,6 +3,7 @@
 
 mod args;
 mod bench;
+mod graph;
 pub mod gui;
 mod output;
 mod package;
@@ -47,6 +48,10 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Find or install libtensorflow (`runtime status`, `runtime install`).
     Runtime(runtime::RuntimeArgs),
+    /// A layer table of a signature, like Keras's `model.summary()`, for any SavedModel.
+    Summary(graph::SummaryArgs),
+    /// A signature's computation graph as DOT, SVG (drawn by tfprobe) or JSON.
+    Graph(graph::GraphArgs),
     /// Print the man page (roff) for packaging.
     #[command(hide = true)]
     Man,
@@ -93,6 +98,8 @@ pub unsafe fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Run(args)) => run::run(&args),
         Some(Command::Bench(args)) => bench::run(&args),
         Some(Command::Runtime(args)) => runtime::run(&args),
+        Some(Command::Summary(args)) => graph::summary(&args),
+        Some(Command::Graph(args)) => graph::graph(&args),
         Some(Command::Man) => package::man(Cli::command()),
         Some(Command::Completions(args)) => package::completions(&args, Cli::command()),
         Some(Command::Gui(args)) => gui::run(&args),

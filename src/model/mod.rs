@@ -8,6 +8,7 @@
 mod dtype;
 mod error;
 mod functions;
+pub mod graph;
 mod ops;
 mod reader;
 pub mod show;

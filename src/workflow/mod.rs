@@ -12,6 +12,7 @@
 //! - [`classify`]: outputs to labelled top-k, with the labels a user expects.
 //! - [`predict`]: the whole "this image through that model" flow.
 //! - [`latency`]: repeated runs with latency statistics.
+//! - [`inspect`]: a signature's expanded graph, layer summary and exports.
 //! - [`serve`]: starting a server (the embedded one from an opened model, or
 //!   `tfprobe serve`'s), with the TensorFlow runtime checked first.
 //!
@@ -21,6 +22,7 @@
 pub mod classify;
 mod error;
 pub mod image_request;
+pub mod inspect;
 pub mod latency;
 pub mod open;
 pub mod predict;
