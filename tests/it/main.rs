@@ -19,6 +19,7 @@ mod client_bench;
 mod client_errors;
 mod client_server;
 mod client_tls;
+mod graph_cli;
 mod gui_connect;
 mod gui_embedded_server;
 mod gui_embedded_tls;
