@@ -32,7 +32,7 @@ pub fn inspect(path: &Path, asked: Option<&str>) -> Result<Inspected, WorkflowEr
     let info = crate::model::open(path)?;
     let key = signature::pick(&info, asked)?.key.clone();
     let proto = crate::model::read_saved_model_proto(&info.path)?;
-    let graph = graph::build(&proto, &[], &key, GraphLimits::default())?;
+    let graph = graph::expand::build(&proto, &[], &key, GraphLimits::default())?;
     let summary = layers::summarize(&graph);
     Ok(Inspected {
         graph,

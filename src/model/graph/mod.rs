@@ -9,7 +9,7 @@
 //! - [`layout`]: a layered (Sugiyama-style) drawing of nodes or layers.
 //! - [`export`]: DOT, JSON and SVG.
 
-mod expand;
+pub mod expand;
 pub mod export;
 pub mod layers;
 pub mod layout;
@@ -18,8 +18,6 @@ use super::DType;
 use super::tree::Shape;
 use crate::pb::tensorflow as tfpb;
 use serde::Serialize;
-
-pub use expand::build;
 
 /// Limits that keep a hostile or huge file from hanging a caller.
 #[derive(Clone, Copy, Debug)]

@@ -1,3 +1,4 @@
+use super::expand::build;
 use super::layers::{summarize, summary_text};
 use super::layout::{layout, view};
 use super::*;

@@ -96,6 +96,8 @@ impl Tasks {
             let (title, filter, ext) = match kind {
                 SaveKind::Csv => ("Export latencies as CSV", "CSV", "csv"),
                 SaveKind::Png => ("Export the chart as PNG", "PNG image", "png"),
+                SaveKind::GraphSvg => ("Export the graph as SVG", "SVG image", "svg"),
+                SaveKind::GraphPng => ("Export the graph view as PNG", "PNG image", "png"),
             };
             let picked = rfd::FileDialog::new()
                 .set_title(title)

@@ -3,11 +3,13 @@
 //! [`Event`]s; effects never import panels or handlers.
 
 mod files;
+mod graph;
 mod requests;
 mod runtime;
 mod server;
 mod tasks;
 
 pub use files::PngSaver;
+pub use graph::GRAPH_CHAR_WIDTH;
 pub use requests::{LatencyJob, PredictJob};
 pub use tasks::{Event, Reporter, SaveKind, Tasks};

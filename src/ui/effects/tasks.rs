@@ -75,12 +75,23 @@ pub enum Event {
     },
     /// A file was written (`Ok`: what to tell the user) or could not be.
     Saved(Result<String, WorkflowError>),
+    GraphBuilt {
+        seq: u64,
+        result: Result<crate::workflow::inspect::Inspected, WorkflowError>,
+    },
+    GraphLaidOut {
+        seq: u64,
+        drawing: crate::ui::state::GraphDrawing,
+        layout_ms: f64,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SaveKind {
     Csv,
     Png,
+    GraphSvg,
+    GraphPng,
 }
 
 /// Sends events to the UI and wakes it.

@@ -5,6 +5,7 @@
 //! predictions, and latency runs.
 
 mod connection;
+mod graph;
 mod latency;
 mod model;
 mod predict;
@@ -59,6 +60,22 @@ impl TfprobeApp {
                 .pick_save_path(SaveKind::Png, "latency.png".into()),
             Command::CopyText(text) => self.ctx.copy_text(text),
             Command::DismissModelError => self.state.model_error = None,
+            Command::BuildGraph => self.build_graph(),
+            Command::ToggleGraphLayer(layer) => self.toggle_graph_layer(layer),
+            Command::ExpandAllGraphLayers => self.set_all_graph_layers(true),
+            Command::CollapseAllGraphLayers => self.set_all_graph_layers(false),
+            Command::ShowGraphAnyway => self.show_graph_anyway(),
+            Command::SearchGraph => self.search_graph(),
+            Command::NextGraphHit => self.next_graph_hit(),
+            Command::SelectGraphNode(node) => self.select_graph_node(node),
+            Command::SelectGraphLayer(layer) => self.select_graph_layer(layer),
+            Command::ShowTensorInGraph(tensor) => self.show_tensor_in_graph(tensor),
+            Command::ExportGraphSvg => self
+                .tasks
+                .pick_save_path(SaveKind::GraphSvg, "graph.svg".into()),
+            Command::ExportGraphPng => self
+                .tasks
+                .pick_save_path(SaveKind::GraphPng, "graph.png".into()),
         }
     }
 
@@ -94,6 +111,12 @@ impl TfprobeApp {
                 elapsed_s,
             } => self.latency_done(run, first_error, elapsed_s),
             Event::SaveTargetPicked { kind, path } => self.export(kind, path),
+            Event::GraphBuilt { seq, result } => self.graph_built(seq, result),
+            Event::GraphLaidOut {
+                seq,
+                drawing,
+                layout_ms,
+            } => self.graph_laid_out(seq, drawing, layout_ms),
             Event::Saved(Ok(text)) => self.state.notify(NoticeLevel::Info, text),
             Event::Saved(Err(err)) => self.state.notify(NoticeLevel::Error, err.to_string()),
         }

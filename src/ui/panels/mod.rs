@@ -3,6 +3,7 @@
 //! handlers nor effects.
 
 pub mod connect;
+pub mod graph;
 pub mod latency;
 pub mod model_tree;
 pub mod predict;

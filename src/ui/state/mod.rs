@@ -2,10 +2,12 @@
 //! Panels read this; only the handlers change it, from commands and background events.
 //! It imports nothing from the rest of the app: every other ui module may use it.
 
+mod graph;
 mod settings;
 
 pub use crate::workflow::image_request::InputMode;
 pub use crate::workflow::latency::Sample;
+pub use graph::*;
 pub use settings::*;
 
 use crate::client::stats::LatencySnapshot;
@@ -54,6 +56,10 @@ pub struct Busy {
 pub struct TreeUi {
     pub op_filter: String,
     pub variable_filter: String,
+    /// Whether tensors get a "graph" link (local models: their graph can be built).
+    pub graph_links: bool,
+    /// A tensor whose "graph" link was clicked this frame.
+    pub graph_jump: Option<String>,
 }
 
 /// TensorFlow runtime availability, as the server panel shows it.
@@ -237,6 +243,7 @@ pub struct AppState {
     pub target: TargetChoice,
     pub predict: PredictState,
     pub latency: LatencyState,
+    pub graph: GraphState,
     pub notices: Vec<Notice>,
     pub show_shortcuts: bool,
     pub show_about: bool,

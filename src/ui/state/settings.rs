@@ -434,6 +434,7 @@ pub enum Tab {
     TryIt,
     Latency,
     Server,
+    Graph,
 }
 
 #[cfg(test)]
