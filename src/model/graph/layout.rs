@@ -269,13 +269,23 @@ fn longest_path_ranks(count: usize, edges: &[(usize, usize)]) -> Vec<usize> {
     }
     let mut rank = vec![0usize; count];
     let mut ready: Vec<usize> = (0..count).filter(|vertex| incoming[*vertex] == 0).collect();
+    let mut order = Vec::with_capacity(count);
     while let Some(vertex) = ready.pop() {
+        order.push(vertex);
         for &successor in &successors[vertex] {
             rank[successor] = rank[successor].max(rank[vertex] + 1);
             incoming[successor] -= 1;
             if incoming[successor] == 0 {
                 ready.push(successor);
             }
+        }
+    }
+    // Pull each vertex down to just above its first use (weights, constants and their
+    // reads would otherwise all sit in the top rows and make them very wide). Going
+    // from the bottom up keeps every edge pointing down.
+    for &vertex in order.iter().rev() {
+        if let Some(first_use) = successors[vertex].iter().map(|s| rank[*s]).min() {
+            rank[vertex] = rank[vertex].max(first_use.saturating_sub(1));
         }
     }
     rank

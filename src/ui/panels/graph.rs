@@ -89,7 +89,7 @@ pub fn show(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
 }
 
 fn toolbar(ui: &mut Ui, graph: &mut GraphState, commands: &mut Commands) {
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         let search = egui::TextEdit::singleline(&mut graph.search)
             .hint_text("Search nodes by name or op (Ctrl+F)")
             .desired_width(260.0);
