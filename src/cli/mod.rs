@@ -6,6 +6,7 @@ mod bench;
 mod compare;
 mod deploy;
 mod diff;
+mod graph;
 pub mod gui;
 mod output;
 mod package;
@@ -59,6 +60,10 @@ pub enum Command {
     Warmup(warmup::WarmupArgs),
     /// Find or install libtensorflow (`runtime status`, `runtime install`).
     Runtime(runtime::RuntimeArgs),
+    /// A layer table of a signature, like Keras's `model.summary()`, for any SavedModel.
+    Summary(graph::SummaryArgs),
+    /// A signature's computation graph as DOT, SVG (drawn by tfprobe) or JSON.
+    Graph(graph::GraphArgs),
     /// Print the man page (roff) for packaging.
     #[command(hide = true)]
     Man,
@@ -112,6 +117,8 @@ pub unsafe fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Diff(args)) => diff::run(&args),
         Some(Command::Deploy(args)) => deploy::run(&args),
         Some(Command::Warmup(args)) => warmup::run(&args),
+        Some(Command::Summary(args)) => graph::summary(&args),
+        Some(Command::Graph(args)) => graph::graph(&args),
         Some(Command::Man) => package::man(Cli::command()),
         Some(Command::Completions(args)) => package::completions(&args, Cli::command()),
         Some(Command::Gui(args)) => gui::run(&args),

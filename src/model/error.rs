@@ -62,6 +62,9 @@ pub enum ModelError {
         available: String,
     },
 
+    /// The graph of a signature could not be built (the message says why and what exists).
+    #[error("{0}")]
+    Graph(String),
     #[error("variables index {}: {reason}", .path.display())]
     VariablesIndex { path: PathBuf, reason: String },
 }

@@ -10,6 +10,7 @@ mod diff_text;
 mod dtype;
 mod error;
 mod functions;
+pub mod graph;
 mod ops;
 mod reader;
 pub mod show;

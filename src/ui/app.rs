@@ -3,7 +3,7 @@
 
 use super::command::{Command, Commands};
 use super::effects::Tasks;
-use super::panels::{compare, connect, handoff, latency, model_tree, predict, server};
+use super::panels::{compare, connect, graph, handoff, latency, model_tree, predict, server};
 use super::state::{AppState, NoticeLevel, Persisted, Tab, ThemeChoice};
 use egui::{Key, KeyboardShortcut, Modifiers, RichText, Ui};
 use std::path::PathBuf;
@@ -15,6 +15,7 @@ pub const STATE_KEY: &str = "tfprobe_state";
 pub const SHORTCUT_OPEN: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::O);
 pub const SHORTCUT_CONNECT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::K);
 pub const SHORTCUT_RUN: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::R);
+pub const SHORTCUT_FIND: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::F);
 
 /// How the window was asked to start.
 #[derive(Clone, Debug, Default)]
@@ -95,13 +96,19 @@ impl TfprobeApp {
     }
 
     fn shortcuts(&mut self, ctx: &egui::Context) {
-        let (open, connect, run) = ctx.input_mut(|input| {
+        let (open, connect, run, find) = ctx.input_mut(|input| {
             (
                 input.consume_shortcut(&SHORTCUT_OPEN),
                 input.consume_shortcut(&SHORTCUT_CONNECT),
                 input.consume_shortcut(&SHORTCUT_RUN),
+                input.consume_shortcut(&SHORTCUT_FIND),
             )
         });
+        if find {
+            // Ctrl+F searches the graph: show the Graph tab with its search box focused.
+            self.state.persisted.tab = Tab::Graph;
+            self.state.graph.focus_search = true;
+        }
         if open {
             self.commands.push(Command::OpenDialog);
         }
@@ -292,6 +299,11 @@ impl TfprobeApp {
                 Tab::Compare,
                 RichText::new("Compare").strong(),
             );
+            ui.selectable_value(
+                &mut self.state.persisted.tab,
+                Tab::Graph,
+                RichText::new("Graph").strong(),
+            );
         });
         ui.separator();
         let (state, commands) = (&mut self.state, &mut self.commands);
@@ -310,6 +322,7 @@ impl TfprobeApp {
                     .auto_shrink([false, false])
                     .show(ui, |ui| compare::show(ui, state, commands));
             }
+            Tab::Graph => graph::show(ui, state, commands),
         }
     }
 
@@ -329,6 +342,7 @@ impl TfprobeApp {
                     .show(ui, |ui| {
                         for (shortcut, what) in [
                             (SHORTCUT_OPEN, "Open a SavedModel folder"),
+                            (SHORTCUT_FIND, "Search the graph"),
                             (SHORTCUT_CONNECT, "Connect to a model server"),
                             (SHORTCUT_RUN, "Run the latency test"),
                         ] {

@@ -73,6 +73,24 @@ pub enum Command {
     PickDeployFolder,
     /// Write the selected deploy target's files into this folder (in the background).
     WriteDeploy(PathBuf),
+    /// Build the Graph tab's graph for the open model's chosen signature (if needed).
+    BuildGraph,
+    /// Expand or collapse one layer (its summary index) of the graph.
+    ToggleGraphLayer(usize),
+    ExpandAllGraphLayers,
+    CollapseAllGraphLayers,
+    /// Draw a view bigger than the guard anyway.
+    ShowGraphAnyway,
+    /// The search text changed: find matching nodes and show the first.
+    SearchGraph,
+    /// Show the next search match.
+    NextGraphHit,
+    SelectGraphNode(usize),
+    SelectGraphLayer(usize),
+    /// Open the Graph tab at the node that produces this tensor (`name:0`).
+    ShowTensorInGraph(String),
+    ExportGraphSvg,
+    ExportGraphPng,
 }
 
 /// Commands gathered during one frame.

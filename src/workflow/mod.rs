@@ -18,6 +18,7 @@
 //!   side (outputs, rankings, latency).
 //! - [`deploy`]: what TF Serving in Docker, KServe and Triton need to serve a model.
 //! - [`diff`]: what changed between two models or two versions.
+//! - [`inspect`]: a signature's expanded graph, layer summary and exports.
 //! - [`serve`]: starting a server (the embedded one from an opened model, or
 //!   `tfprobe serve`'s), with the TensorFlow runtime checked first.
 //!
@@ -33,6 +34,7 @@ pub mod deploy;
 pub mod diff;
 mod error;
 pub mod image_request;
+pub mod inspect;
 pub mod latency;
 pub mod open;
 pub mod predict;

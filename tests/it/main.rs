@@ -28,6 +28,8 @@ mod gui_connect;
 mod gui_embedded_server;
 mod gui_embedded_tls;
 mod gui_handoff;
+mod graph_cli;
+mod gui_graph;
 mod gui_latency;
 mod gui_model_tree;
 mod gui_predict;

@@ -107,6 +107,8 @@ impl Tasks {
                     "",
                     "",
                 ),
+                SaveKind::GraphSvg => ("Export the graph as SVG", "SVG image", "svg"),
+                SaveKind::GraphPng => ("Export the graph view as PNG", "PNG image", "png"),
             };
             let mut dialog = rfd::FileDialog::new()
                 .set_title(title)

@@ -106,6 +106,15 @@ pub enum Event {
     DeployFolderPicked(PathBuf),
     /// Deploy files were written (their paths) or could not be.
     DeployWritten(Result<Vec<PathBuf>, WorkflowError>),
+    GraphBuilt {
+        seq: u64,
+        result: Result<crate::workflow::inspect::Inspected, WorkflowError>,
+    },
+    GraphLaidOut {
+        seq: u64,
+        drawing: crate::ui::state::GraphDrawing,
+        layout_ms: f64,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,6 +125,8 @@ pub enum SaveKind {
     CompareCsv,
     BatchCsv,
     Warmup,
+    GraphSvg,
+    GraphPng,
 }
 
 /// Sends events to the UI and wakes it.

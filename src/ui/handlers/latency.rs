@@ -134,6 +134,7 @@ impl TfprobeApp {
                     saver.save(path, region.size, region.as_raw().to_vec());
                 });
             }
+            SaveKind::GraphSvg | SaveKind::GraphPng => self.export_graph(kind, path),
         }
     }
 }

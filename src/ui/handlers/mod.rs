@@ -8,6 +8,7 @@ mod compare;
 mod batch;
 mod connection;
 mod handoff;
+mod graph;
 mod latency;
 mod model;
 mod predict;
@@ -81,6 +82,22 @@ impl TfprobeApp {
             Command::ShowDeploy => self.show_deploy(),
             Command::PickDeployFolder => self.tasks.pick_deploy_folder(),
             Command::WriteDeploy(dir) => self.write_deploy(dir),
+            Command::BuildGraph => self.build_graph(),
+            Command::ToggleGraphLayer(layer) => self.toggle_graph_layer(layer),
+            Command::ExpandAllGraphLayers => self.set_all_graph_layers(true),
+            Command::CollapseAllGraphLayers => self.set_all_graph_layers(false),
+            Command::ShowGraphAnyway => self.show_graph_anyway(),
+            Command::SearchGraph => self.search_graph(),
+            Command::NextGraphHit => self.next_graph_hit(),
+            Command::SelectGraphNode(node) => self.select_graph_node(node),
+            Command::SelectGraphLayer(layer) => self.select_graph_layer(layer),
+            Command::ShowTensorInGraph(tensor) => self.show_tensor_in_graph(tensor),
+            Command::ExportGraphSvg => self
+                .tasks
+                .pick_save_path(SaveKind::GraphSvg, "graph.svg".into()),
+            Command::ExportGraphPng => self
+                .tasks
+                .pick_save_path(SaveKind::GraphPng, "graph.png".into()),
         }
     }
 
@@ -122,6 +139,12 @@ impl TfprobeApp {
             Event::CompareDone { run, result } => self.compare_done(run, result),
             Event::CompareFolderPicked(folder) => self.compare_folder_picked(folder),
             Event::SaveTargetPicked { kind, path } => self.export(kind, path),
+            Event::GraphBuilt { seq, result } => self.graph_built(seq, result),
+            Event::GraphLaidOut {
+                seq,
+                drawing,
+                layout_ms,
+            } => self.graph_laid_out(seq, drawing, layout_ms),
             Event::Saved(Ok(text)) => self.state.notify(NoticeLevel::Info, text),
             Event::Saved(Err(err)) => self.state.notify(NoticeLevel::Error, err.to_string()),
             Event::Diffed { seq, result } => self.diffed(seq, result),

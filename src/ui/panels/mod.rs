@@ -6,6 +6,7 @@ pub mod compare;
 pub mod batch;
 pub mod connect;
 pub mod handoff;
+pub mod graph;
 pub mod latency;
 pub mod model_tree;
 pub mod predict;

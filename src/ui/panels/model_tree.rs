@@ -46,6 +46,7 @@ pub fn show(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
                         commands.push(Command::ShowCompare);
                     }
                     let header = format!("opened in {:.0} ms", local.load_ms);
+                    state.tree.graph_links = true;
                     model_tree(ui, &local.info, &mut state.tree, Some(&header));
                 }
                 None => empty_hint(ui, state, commands),
@@ -67,10 +68,14 @@ pub fn show(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
                         commands.push(Command::Disconnect);
                     }
                     ui.separator();
+                    state.tree.graph_links = false;
                     model_tree(ui, &remote.info, &mut state.tree, None);
                 }
             }
         });
+    if let Some(tensor) = state.tree.graph_jump.take() {
+        commands.push(Command::ShowTensorInGraph(tensor));
+    }
 }
 
 /// The tone of a TF Serving version state.
@@ -153,7 +158,7 @@ pub fn model_tree(ui: &mut Ui, info: &SavedModelInfo, tree: &mut TreeUi, note: O
     }
 
     for (index, meta_graph) in info.meta_graphs.iter().enumerate() {
-        meta_graph_section(ui, index, meta_graph);
+        meta_graph_section(ui, index, meta_graph, tree);
     }
     if !info.functions.is_empty() {
         functions_section(ui, info);
@@ -207,7 +212,7 @@ fn join(versions: &[i64]) -> String {
         .join(", ")
 }
 
-fn meta_graph_section(ui: &mut Ui, index: usize, meta_graph: &MetaGraphInfo) {
+fn meta_graph_section(ui: &mut Ui, index: usize, meta_graph: &MetaGraphInfo, tree: &mut TreeUi) {
     let tags = if meta_graph.tags.is_empty() {
         "(no tags)".to_string()
     } else {
@@ -232,7 +237,7 @@ fn meta_graph_section(ui: &mut Ui, index: usize, meta_graph: &MetaGraphInfo) {
             }
             for (position, signature) in visible.iter().enumerate() {
                 let open = position < 4 && !signature.key.starts_with("__");
-                signature_section(ui, index, signature, open);
+                signature_section(ui, index, signature, open, tree);
             }
         });
 }
@@ -242,6 +247,7 @@ fn signature_section(
     graph_index: usize,
     signature: &SignatureInfo,
     default_open: bool,
+    tree: &mut TreeUi,
 ) {
     let response = CollapsingHeader::new(RichText::new(&signature.key).monospace().strong())
         .id_salt(("signature", graph_index, &signature.key))
@@ -256,8 +262,8 @@ fn signature_section(
                 };
                 copyable_mono(ui, method);
             });
-            tensor_group(ui, "Inputs", &signature.inputs);
-            tensor_group(ui, "Outputs", &signature.outputs);
+            tensor_group(ui, "Inputs", &signature.inputs, tree);
+            tensor_group(ui, "Outputs", &signature.outputs, tree);
         });
     response.header_response.context_menu(|ui| {
         if ui.button("Copy signature key").clicked() {
@@ -272,11 +278,11 @@ fn signature_section(
     });
 }
 
-fn tensor_group(ui: &mut Ui, title: &str, tensors: &[TensorInfoView]) {
+fn tensor_group(ui: &mut Ui, title: &str, tensors: &[TensorInfoView], tree: &mut TreeUi) {
     ui.label(RichText::new(format!("{title} ({})", tensors.len())).strong());
     ui.indent(title, |ui| {
         for tensor in tensors {
-            tensor_row(ui, tensor);
+            tensor_row(ui, tensor, tree);
         }
         if tensors.is_empty() {
             ui.label(RichText::new("none").weak());
@@ -284,8 +290,8 @@ fn tensor_group(ui: &mut Ui, title: &str, tensors: &[TensorInfoView]) {
     });
 }
 
-/// `key  DT_FLOAT  (-1, 224, 224, 3)  name:0`.
-pub fn tensor_row(ui: &mut Ui, tensor: &TensorInfoView) {
+/// `key  DT_FLOAT  (-1, 224, 224, 3)  name:0`, and a link to it in the Graph tab.
+pub fn tensor_row(ui: &mut Ui, tensor: &TensorInfoView, tree: &mut TreeUi) {
     ui.horizontal_wrapped(|ui| {
         copyable_mono(ui, &tensor.key);
         chip(ui, &tensor.dtype.name(), Tone::Accent);
@@ -296,6 +302,14 @@ pub fn tensor_row(ui: &mut Ui, tensor: &TensorInfoView) {
                 RichText::new(&tensor.name).monospace().weak(),
                 &tensor.name,
             );
+            if tree.graph_links
+                && ui
+                    .small_button("graph")
+                    .on_hover_text(format!("Show {} in the Graph tab", tensor.name))
+                    .clicked()
+            {
+                tree.graph_jump = Some(tensor.name.clone());
+            }
         }
     });
 }

@@ -5,6 +5,7 @@
 mod compare;
 mod handoff;
 mod batch;
+mod graph;
 mod settings;
 
 pub use crate::workflow::image_request::InputMode;
@@ -12,6 +13,7 @@ pub use crate::workflow::latency::Sample;
 pub use compare::CompareState;
 pub use handoff::{CompareWindow, CompareWith, DeployWindow};
 pub use batch::BatchView;
+pub use graph::*;
 pub use settings::*;
 
 use crate::client::stats::LatencySnapshot;
@@ -60,6 +62,10 @@ pub struct Busy {
 pub struct TreeUi {
     pub op_filter: String,
     pub variable_filter: String,
+    /// Whether tensors get a "graph" link (local models: their graph can be built).
+    pub graph_links: bool,
+    /// A tensor whose "graph" link was clicked this frame.
+    pub graph_jump: Option<String>,
 }
 
 /// TensorFlow runtime availability, as the server panel shows it.
@@ -246,6 +252,7 @@ pub struct AppState {
     pub predict: PredictState,
     pub latency: LatencyState,
     pub compare: CompareState,
+    pub graph: GraphState,
     pub notices: Vec<Notice>,
     pub show_shortcuts: bool,
     pub show_about: bool,

@@ -435,6 +435,7 @@ pub enum Tab {
     Latency,
     Server,
     Compare,
+    Graph,
 }
 
 #[cfg(test)]
