@@ -66,7 +66,7 @@ pub enum Command {
     /// Compare the open model with another folder or version (in the background).
     CompareWith(CompareWith),
     /// Pick the folder to compare with.
-    PickCompareFolder,
+    PickDiffFolder,
     /// Show the deploy window (Server tab, "Deploy…").
     ShowDeploy,
     /// Pick a folder for the selected deploy target's files.

@@ -16,7 +16,7 @@ const TIMEOUT: Duration = Duration::from_secs(20);
 fn compare_result(
     harness: &egui_kittest::Harness<'static, tfprobe::ui::TfprobeApp>,
 ) -> Result<tfprobe::model::ModelDiff, String> {
-    harness.state().state.compare.result.clone().unwrap()
+    harness.state().state.diff_window.result.clone().unwrap()
 }
 
 #[test]
@@ -33,7 +33,7 @@ fn compare_with_another_version_names_the_changed_variable() {
     // Version 2 (the highest) is open; compare it with version 1.
     harness.get_by_label("Compare with version 1").click();
     wait_until(&mut harness, "the comparison", TIMEOUT, |h| {
-        h.state().state.compare.result.is_some()
+        h.state().state.diff_window.result.is_some()
     });
     harness.get_by_label("1 difference");
     harness.get_by_label(&format!("  ~ {W}: values changed"));
@@ -60,7 +60,7 @@ fn compare_with_a_missing_folder_shows_the_error() {
         tfprobe::ui::state::CompareWith::Folder(missing.clone()),
     ));
     wait_until(&mut harness, "the comparison", TIMEOUT, |h| {
-        h.state().state.compare.result.is_some()
+        h.state().state.diff_window.result.is_some()
     });
     let error = compare_result(&harness).unwrap_err();
     assert!(error.contains(&missing.display().to_string()), "{error}");

@@ -41,11 +41,8 @@ impl Tasks {
         });
     }
 
-    pub fn pick_compare_folder(&self) {
-        self.pick_folder_for(
-            "Compare with a SavedModel folder",
-            Event::CompareFolderPicked,
-        );
+    pub fn pick_diff_folder(&self) {
+        self.pick_folder_for("Compare with a SavedModel folder", Event::DiffFolderPicked);
     }
 
     pub fn pick_deploy_folder(&self) {

@@ -102,7 +102,7 @@ pub enum Event {
         seq: u64,
         result: Result<crate::model::ModelDiff, WorkflowError>,
     },
-    CompareFolderPicked(PathBuf),
+    DiffFolderPicked(PathBuf),
     DeployFolderPicked(PathBuf),
     /// Deploy files were written (their paths) or could not be.
     DeployWritten(Result<Vec<PathBuf>, WorkflowError>),

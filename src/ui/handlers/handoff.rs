@@ -10,15 +10,15 @@ use std::path::PathBuf;
 
 impl TfprobeApp {
     pub(super) fn show_compare(&mut self) {
-        self.state.compare.open = true;
+        self.state.diff_window.open = true;
     }
 
     pub(super) fn compare_with(&mut self, with: CompareWith) {
         let Some(local) = &self.state.local else {
-            self.state.compare.result = Some(Err("Open a model first.".to_string()));
+            self.state.diff_window.result = Some(Err("Open a model first.".to_string()));
             return;
         };
-        let compare = &mut self.state.compare;
+        let compare = &mut self.state.diff_window;
         compare.open = true;
         compare.seq += 1;
         compare.running = Some(compare.seq);
@@ -27,13 +27,13 @@ impl TfprobeApp {
         self.tasks.diff_with(compare.seq, local.info.clone(), with);
     }
 
-    pub(super) fn compare_folder_picked(&mut self, path: PathBuf) {
-        self.state.compare.other_path = path.display().to_string();
+    pub(super) fn diff_folder_picked(&mut self, path: PathBuf) {
+        self.state.diff_window.other_path = path.display().to_string();
         self.compare_with(CompareWith::Folder(path));
     }
 
     pub(super) fn diffed(&mut self, seq: u64, result: Result<ModelDiff, WorkflowError>) {
-        let compare = &mut self.state.compare;
+        let compare = &mut self.state.diff_window;
         if compare.running != Some(seq) {
             return; // an older comparison, superseded
         }

@@ -4,11 +4,11 @@
 //! `handlers/`: models, connections, the embedded server and its runtime,
 //! predictions, and latency runs.
 
-mod compare;
 mod batch;
+mod compare;
 mod connection;
-mod handoff;
 mod graph;
+mod handoff;
 mod latency;
 mod model;
 mod predict;
@@ -78,7 +78,7 @@ impl TfprobeApp {
             Command::DismissModelError => self.state.model_error = None,
             Command::ShowCompare => self.show_compare(),
             Command::CompareWith(with) => self.compare_with(with),
-            Command::PickCompareFolder => self.tasks.pick_compare_folder(),
+            Command::PickDiffFolder => self.tasks.pick_diff_folder(),
             Command::ShowDeploy => self.show_deploy(),
             Command::PickDeployFolder => self.tasks.pick_deploy_folder(),
             Command::WriteDeploy(dir) => self.write_deploy(dir),
@@ -148,7 +148,7 @@ impl TfprobeApp {
             Event::Saved(Ok(text)) => self.state.notify(NoticeLevel::Info, text),
             Event::Saved(Err(err)) => self.state.notify(NoticeLevel::Error, err.to_string()),
             Event::Diffed { seq, result } => self.diffed(seq, result),
-            Event::CompareFolderPicked(path) => self.compare_folder_picked(path),
+            Event::DiffFolderPicked(path) => self.diff_folder_picked(path),
             Event::DeployFolderPicked(dir) => self.commands.push(Command::WriteDeploy(dir)),
             Event::DeployWritten(result) => self.deploy_written(result),
         }

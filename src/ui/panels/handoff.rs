@@ -11,12 +11,12 @@ use egui::{RichText, Ui};
 use std::path::PathBuf;
 
 pub fn compare_window(ctx: &egui::Context, state: &mut AppState, commands: &mut Commands) {
-    let mut open = state.compare.open;
+    let mut open = state.diff_window.open;
     egui::Window::new("Compare models")
         .open(&mut open)
         .default_width(560.0)
         .show(ctx, |ui| compare_body(ui, state, commands));
-    state.compare.open = open;
+    state.diff_window.open = open;
 }
 
 fn compare_body(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
@@ -44,7 +44,7 @@ fn compare_body(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
             }
         });
     }
-    let compare = &mut state.compare;
+    let compare = &mut state.diff_window;
     ui.horizontal(|ui| {
         ui.label("or folder:");
         ui.add(
@@ -53,7 +53,7 @@ fn compare_body(ui: &mut Ui, state: &mut AppState, commands: &mut Commands) {
                 .desired_width(280.0),
         );
         if ui.button("Browse…").clicked() {
-            commands.push(Command::PickCompareFolder);
+            commands.push(Command::PickDiffFolder);
         }
         let path = compare.other_path.trim();
         if ui

@@ -2,11 +2,11 @@
 //! [`crate::ui::command::Command`]s. Panels start no work and import neither
 //! handlers nor effects.
 
-pub mod compare;
 pub mod batch;
+pub mod compare;
 pub mod connect;
-pub mod handoff;
 pub mod graph;
+pub mod handoff;
 pub mod latency;
 pub mod model_tree;
 pub mod predict;

@@ -2,18 +2,18 @@
 //! Panels read this; only the handlers change it, from commands and background events.
 //! It imports nothing from the rest of the app: every other ui module may use it.
 
-mod compare;
-mod handoff;
 mod batch;
+mod compare;
 mod graph;
+mod handoff;
 mod settings;
 
 pub use crate::workflow::image_request::InputMode;
 pub use crate::workflow::latency::Sample;
-pub use compare::CompareState;
-pub use handoff::{CompareWindow, CompareWith, DeployWindow};
 pub use batch::BatchView;
+pub use compare::CompareState;
 pub use graph::*;
+pub use handoff::{CompareWindow, CompareWith, DeployWindow};
 pub use settings::*;
 
 use crate::client::stats::LatencySnapshot;
@@ -261,7 +261,8 @@ pub struct AppState {
     pub next_id: u64,
     /// Milliseconds from process start to the first rendered frame.
     pub first_frame_ms: Option<f64>,
-    pub compare: CompareWindow,
+    /// The "Compare with…" window (a diff of the open model with another).
+    pub diff_window: CompareWindow,
     pub deploy: DeployWindow,
 }
 
