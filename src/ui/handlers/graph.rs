@@ -243,15 +243,9 @@ impl TfprobeApp {
                 self.tasks.save_text(path, text);
             }
             _ => {
-                let Some(rect) = graph.canvas_rect else {
-                    return;
-                };
-                let pixels_per_point = self.ctx.pixels_per_point();
-                let saver = self.tasks.png_saver();
-                self.ctx.request_screenshot(move |image| {
-                    let region = image.region(&rect, Some(pixels_per_point));
-                    saver.save(path, region.size, region.as_raw().to_vec());
-                });
+                if let Some(rect) = graph.canvas_rect {
+                    self.save_screen_region(rect, path);
+                }
             }
         }
     }

@@ -124,17 +124,21 @@ impl TfprobeApp {
                 .commands
                 .push(crate::ui::command::Command::SaveWarmupTo(path)),
             SaveKind::Png => {
-                let Some(rect) = self.state.latency.chart_rect else {
-                    return;
-                };
-                let pixels_per_point = self.ctx.pixels_per_point();
-                let saver = self.tasks.png_saver();
-                self.ctx.request_screenshot(move |image| {
-                    let region = image.region(&rect, Some(pixels_per_point));
-                    saver.save(path, region.size, region.as_raw().to_vec());
-                });
+                if let Some(rect) = self.state.latency.chart_rect {
+                    self.save_screen_region(rect, path);
+                }
             }
             SaveKind::GraphSvg | SaveKind::GraphPng => self.export_graph(kind, path),
         }
+    }
+
+    /// Saves what the window shows inside `rect` as a PNG (taken on the next frame).
+    pub(super) fn save_screen_region(&self, rect: egui::Rect, path: PathBuf) {
+        let pixels_per_point = self.ctx.pixels_per_point();
+        let saver = self.tasks.png_saver();
+        self.ctx.request_screenshot(move |image| {
+            let region = image.region(&rect, Some(pixels_per_point));
+            saver.save(path, region.size, region.as_raw().to_vec());
+        });
     }
 }
