@@ -11,6 +11,7 @@ mod dtype;
 mod error;
 mod functions;
 pub mod graph;
+mod light;
 mod ops;
 mod reader;
 pub mod show;

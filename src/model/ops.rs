@@ -1,27 +1,27 @@
 //! The op set of a MetaGraph, computed the way TensorFlow's
 //! `meta_graph.ops_used_by_graph_def` does, so `show --all` lists the same members.
 
-use crate::pb::tensorflow as tfpb;
+use super::light::{LightFunction, LightGraphDef, LightNode};
 use std::collections::{BTreeSet, HashMap};
 
 /// Op types used by the graph's nodes and, transitively, by library functions that
 /// are called directly or through `PartitionedCall`/`StatefulPartitionedCall`'s `f`.
 /// Function names themselves are not ops and are left out. Sorted.
-pub fn ops_used_by_graph(graph: &tfpb::GraphDef) -> Vec<String> {
-    let functions: HashMap<&str, &tfpb::FunctionDef> = graph
+pub fn ops_used_by_graph(graph: &LightGraphDef) -> Vec<String> {
+    let functions: HashMap<&str, &LightFunction> = graph
         .library
         .iter()
         .flat_map(|library| &library.function)
         .filter_map(|function| Some((function.signature.as_ref()?.name.as_str(), function)))
         .collect();
     let mut used: BTreeSet<&str> = BTreeSet::new();
-    let mut pending: Vec<&tfpb::FunctionDef> = Vec::new();
+    let mut pending: Vec<&LightFunction> = Vec::new();
 
     fn mark_used<'a>(
         op: &'a str,
-        functions: &HashMap<&'a str, &'a tfpb::FunctionDef>,
+        functions: &HashMap<&'a str, &'a LightFunction>,
         used: &mut BTreeSet<&'a str>,
-        pending: &mut Vec<&'a tfpb::FunctionDef>,
+        pending: &mut Vec<&'a LightFunction>,
     ) {
         if !used.contains(op)
             && let Some(function) = functions.get(op)
@@ -32,17 +32,18 @@ pub fn ops_used_by_graph(graph: &tfpb::GraphDef) -> Vec<String> {
     }
 
     fn visit<'a>(
-        node: &'a tfpb::NodeDef,
-        functions: &HashMap<&'a str, &'a tfpb::FunctionDef>,
+        node: &'a LightNode,
+        functions: &HashMap<&'a str, &'a LightFunction>,
         used: &mut BTreeSet<&'a str>,
-        pending: &mut Vec<&'a tfpb::FunctionDef>,
+        pending: &mut Vec<&'a LightFunction>,
     ) {
         mark_used(&node.op, functions, used, pending);
         if node.op == "PartitionedCall" || node.op == "StatefulPartitionedCall" {
-            let callee = node.attr.get("f").and_then(|attr| match &attr.value {
-                Some(tfpb::attr_value::Value::Func(func)) => Some(func.name.as_str()),
-                _ => None,
-            });
+            let callee = node
+                .attr
+                .get("f")
+                .and_then(|attr| attr.func.as_ref())
+                .map(|func| func.name.as_str());
             // TensorFlow reads `attr["f"].func.name` even when absent, which yields "".
             mark_used(callee.unwrap_or(""), functions, used, pending);
         }
@@ -95,6 +96,14 @@ pub fn python_str_repr(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pb::tensorflow as tfpb;
+    use prost::Message;
+
+    /// The op set of a full GraphDef, read the way `open` reads it (light messages).
+    fn ops_of(graph: &tfpb::GraphDef) -> Vec<String> {
+        let light = LightGraphDef::decode(graph.encode_to_vec().as_slice()).expect("decodes");
+        ops_used_by_graph(&light)
+    }
 
     fn node(op: &str) -> tfpb::NodeDef {
         tfpb::NodeDef {
@@ -145,7 +154,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            ops_used_by_graph(&graph),
+            ops_of(&graph),
             vec!["MatMul", "Placeholder", "Relu", "StatefulPartitionedCall"]
         );
     }

@@ -4,6 +4,7 @@
 
 use super::error::ModelError;
 use super::functions::functions_from_object_graph;
+use super::light::{LightMetaGraph, LightSavedModel};
 use super::ops::ops_used_by_graph;
 use super::tree::{
     AssetFile, FingerprintInfo, MetaGraphInfo, SavedModelInfo, signature_from_proto,
@@ -103,8 +104,19 @@ fn numeric_name(path: &Path) -> Option<i64> {
     name.parse().ok()
 }
 
-/// Reads and decodes `saved_model.pb` from a version directory.
+/// Reads and decodes all of `saved_model.pb` from a version directory.
 pub fn read_saved_model_proto(version_dir: &Path) -> Result<tfpb::SavedModel, ModelError> {
+    let (pb_path, saved_model) = read_saved_model_as::<tfpb::SavedModel>(version_dir)?;
+    if saved_model.meta_graphs.is_empty() {
+        return Err(ModelError::NoMetaGraphs { path: pb_path });
+    }
+    Ok(saved_model)
+}
+
+/// `saved_model.pb` decoded as `M`: the full messages, or the light ones of [`super::light`].
+fn read_saved_model_as<M: Message + Default>(
+    version_dir: &Path,
+) -> Result<(PathBuf, M), ModelError> {
     let pb_path = version_dir.join(SAVED_MODEL_PB);
     if !pb_path.is_file() {
         let pbtxt_path = version_dir.join(SAVED_MODEL_PBTXT);
@@ -128,25 +140,24 @@ pub fn read_saved_model_proto(version_dir: &Path) -> Result<tfpb::SavedModel, Mo
         });
     }
     let bytes = std::fs::read(&pb_path).map_err(|source| ModelError::io(&pb_path, source))?;
-    let saved_model =
-        tfpb::SavedModel::decode(bytes.as_slice()).map_err(|reason| ModelError::Corrupt {
-            path: pb_path.clone(),
-            reason,
-        })?;
-    if saved_model.meta_graphs.is_empty() {
-        return Err(ModelError::NoMetaGraphs { path: pb_path });
-    }
-    Ok(saved_model)
+    let saved_model = M::decode(bytes.as_slice()).map_err(|reason| ModelError::Corrupt {
+        path: pb_path.clone(),
+        reason,
+    })?;
+    Ok((pb_path, saved_model))
 }
 
 /// Opens a SavedModel (version directory or base path) and builds its full tree.
 pub fn open(path: &Path) -> Result<SavedModelInfo, ModelError> {
     let location = locate(path)?;
-    let proto = read_saved_model_proto(&location.version_dir)?;
+    let (pb_path, proto) = read_saved_model_as::<LightSavedModel>(&location.version_dir)?;
+    if proto.meta_graphs.is_empty() {
+        return Err(ModelError::NoMetaGraphs { path: pb_path });
+    }
     Ok(build_tree(location, &proto))
 }
 
-fn build_tree(location: ModelLocation, proto: &tfpb::SavedModel) -> SavedModelInfo {
+fn build_tree(location: ModelLocation, proto: &LightSavedModel) -> SavedModelInfo {
     let meta_graphs = proto.meta_graphs.iter().map(meta_graph_info).collect();
     let functions = proto
         .meta_graphs
@@ -174,7 +185,7 @@ fn build_tree(location: ModelLocation, proto: &tfpb::SavedModel) -> SavedModelIn
     }
 }
 
-fn meta_graph_info(meta_graph: &tfpb::MetaGraphDef) -> MetaGraphInfo {
+fn meta_graph_info(meta_graph: &LightMetaGraph) -> MetaGraphInfo {
     let meta_info = meta_graph.meta_info_def.clone().unwrap_or_default();
     let mut signatures: Vec<_> = meta_graph
         .signature_def
