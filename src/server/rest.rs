@@ -9,7 +9,7 @@ use super::classify::{self, Api, ExamplesRequest};
 use super::error::ServeError;
 use super::json::{
     ExamplesBody, PredictBody, classification_json, metadata_json, outputs_json, regression_json,
-    status_json,
+    status_json, stream_predict,
 };
 use super::metrics::Protocol;
 use super::predict::{check_inputs, run};
@@ -272,8 +272,31 @@ async fn predict(
     body: &Bytes,
     signature_out: &mut String,
 ) -> Result<String, ServeError> {
+    // The one-pass reader first (issue 18); a body it does not take — every
+    // error among them — goes the tree path, which words errors like TF Serving
+    // (the JSON's own errors before the model's).
+    let servable = match shared.manager.resolve(name, version) {
+        Ok(servable) => servable,
+        Err(err) => {
+            PredictBody::parse(body)?;
+            return Err(err);
+        }
+    };
+    if let Some(streamed) = stream_predict(body, |key| servable.signature(key).ok()) {
+        let signature = servable.signature(&streamed.signature_key)?;
+        signature_out.push_str(&signature.key);
+        check_inputs(signature, &streamed.inputs, shared.max_batch_size)?;
+        let outputs = run(
+            &servable,
+            &streamed.signature_key,
+            streamed.inputs,
+            &[],
+            shared.rest_timeout,
+        )
+        .await?;
+        return outputs_json(&outputs, streamed.format);
+    }
     let parsed = PredictBody::parse(body)?;
-    let servable = shared.manager.resolve(name, version)?;
     let signature = servable.signature(parsed.signature_key())?;
     signature_out.push_str(&signature.key);
     let (format, inputs) = parsed.inputs(signature)?;

@@ -80,6 +80,11 @@ impl TensorData {
         self.len() == 0
     }
 
+    /// Gives back the storage beyond the values (a buffer grown while reading).
+    pub fn shrink_to_fit(&mut self) {
+        each_variant!(self, values => values.shrink_to_fit())
+    }
+
     /// Memory the values take: element storage, and for strings their bytes
     /// plus one `Vec` header each (what request size limits count).
     pub fn size_bytes(&self) -> u64 {
