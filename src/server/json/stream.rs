@@ -355,19 +355,19 @@ fn read_values(p: &mut Parser, data: &mut TensorData) -> Option<Vec<u64>> {
     };
     match data {
         TensorData::Float(values) => walk.value(p, 0, &mut |p| {
-            values.push(read_float(p)? as f32);
+            grow_push(values, read_float(p)? as f32);
             Some(())
         }),
         TensorData::Double(values) => walk.value(p, 0, &mut |p| {
-            values.push(read_float(p)?);
+            grow_push(values, read_float(p)?);
             Some(())
         }),
         TensorData::Half(values) => walk.value(p, 0, &mut |p| {
-            values.push(half::f16::from_f64(read_float(p)?).to_bits());
+            grow_push(values, half::f16::from_f64(read_float(p)?).to_bits());
             Some(())
         }),
         TensorData::BFloat16(values) => walk.value(p, 0, &mut |p| {
-            values.push(half::bf16::from_f64(read_float(p)?).to_bits());
+            grow_push(values, half::bf16::from_f64(read_float(p)?).to_bits());
             Some(())
         }),
         TensorData::Int8(values) => walk.value(p, 0, &mut |p| push_int(p, values)),
@@ -378,15 +378,15 @@ fn read_values(p: &mut Parser, data: &mut TensorData) -> Option<Vec<u64>> {
         TensorData::UInt16(values) => walk.value(p, 0, &mut |p| push_int(p, values)),
         TensorData::UInt32(values) => walk.value(p, 0, &mut |p| push_int(p, values)),
         TensorData::UInt64(values) => walk.value(p, 0, &mut |p| {
-            values.push(read_u64(p)?);
+            grow_push(values, read_u64(p)?);
             Some(())
         }),
         TensorData::Bool(values) => walk.value(p, 0, &mut |p| {
-            values.push(read_bool(p)?);
+            grow_push(values, read_bool(p)?);
             Some(())
         }),
         TensorData::String(values) => walk.value(p, 0, &mut |p| {
-            values.push(read_string(p)?);
+            grow_push(values, read_string(p)?);
             Some(())
         }),
     }?;
@@ -454,6 +454,15 @@ impl Walk {
     }
 }
 
+/// Appends growing the buffer by a quarter (not doubling it), so that a
+/// buffer whose final size is unknown never holds more than 1.25x its values.
+fn grow_push<T>(values: &mut Vec<T>, value: T) {
+    if values.len() == values.capacity() {
+        values.reserve_exact((values.len() / 4).max(256));
+    }
+    values.push(value);
+}
+
 /// A number as a double, converted like the tree path's `Number::as_f64`:
 /// integer literals as their exact value rounded once (so `-0` is `0.0`).
 fn read_float(p: &mut Parser) -> Option<f64> {
@@ -500,7 +509,7 @@ fn integer_text<'a>(p: &mut Parser<'a>) -> Option<&'a str> {
 }
 
 fn push_int<T: TryFrom<i64>>(p: &mut Parser, values: &mut Vec<T>) -> Option<()> {
-    values.push(T::try_from(read_i64(p)?).ok()?);
+    grow_push(values, T::try_from(read_i64(p)?).ok()?);
     Some(())
 }
 
