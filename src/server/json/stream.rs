@@ -147,6 +147,7 @@ fn read_rows(p: &mut Parser, signature: &SignatureInfo) -> Option<NamedTensors> 
     }
     let mut columns: Vec<Column> = Vec::with_capacity(signature.inputs.len());
     let mut batch = 0u64;
+    let first_start = p.pos;
     loop {
         if named {
             read_named_item(p, signature, &mut columns)?;
@@ -158,6 +159,9 @@ fn read_rows(p: &mut Parser, signature: &SignatureInfo) -> Option<NamedTensors> 
             add_item(p, &mut columns, &info.key, info.dtype)?;
         }
         batch += 1;
+        if batch == 1 {
+            reserve_for_batch(&mut columns, p.pos - first_start, p.text.len() - p.pos);
+        }
         p.skip_ws();
         match p.peek() {
             Some(b',') => {
@@ -178,6 +182,26 @@ fn read_rows(p: &mut Parser, signature: &SignatureInfo) -> Option<NamedTensors> 
         tensors.insert(column.name, finish(shape, column.data)?);
     }
     Some(tensors)
+}
+
+/// After the first item, room for as many more as the rest of the body holds
+/// if they are written like it (exact for the usual uniform batch; the buffers
+/// still grow by a quarter past that, and give back what was not used). Never
+/// more bytes than the rest of the body (a short first item followed by
+/// padding reserves nothing), and none for strings.
+fn reserve_for_batch(columns: &mut [Column], item_bytes: usize, rest_bytes: usize) {
+    let more_items = rest_bytes / item_bytes.max(1);
+    for column in columns {
+        let per_item = column.data.len();
+        if per_item == 0 || matches!(column.data, TensorData::String(_)) {
+            continue;
+        }
+        let value_bytes = column.data.size_bytes() as usize / per_item;
+        let more_values = per_item.saturating_mul(more_items);
+        if more_values.saturating_mul(value_bytes) <= rest_bytes {
+            column.data.reserve_exact(more_values);
+        }
+    }
 }
 
 /// One `{"input": value, ...}` item of a named `instances` list: every input
