@@ -98,14 +98,8 @@ fn read_body<'s>(
                 p.value(1).ok()?;
             }
         }
-        p.skip_ws();
-        match p.peek() {
-            Some(b',') => {
-                p.pos += 1;
-                p.skip_ws();
-            }
-            Some(b'}') => break,
-            _ => return None,
+        if !more(&mut p, b'}')? {
+            break;
         }
     }
     let (used_key, format, inputs) = read?;
@@ -120,6 +114,21 @@ fn read_body<'s>(
         format,
         inputs,
     }))
+}
+
+/// After a list item or an object member: `Some(true)` past a `,` (another
+/// follows), `Some(false)` at `close` (not consumed), `None` on anything else.
+fn more(p: &mut Parser, close: u8) -> Option<bool> {
+    p.skip_ws();
+    match p.peek() {
+        Some(b',') => {
+            p.pos += 1;
+            p.skip_ws();
+            Some(true)
+        }
+        Some(byte) if byte == close => Some(false),
+        _ => None,
+    }
 }
 
 fn expect(p: &mut Parser, byte: u8) -> Option<()> {
@@ -162,17 +171,9 @@ fn read_rows(p: &mut Parser, signature: &SignatureInfo) -> Option<NamedTensors> 
         if batch == 1 {
             reserve_for_batch(&mut columns, p.pos - first_start, p.text.len() - p.pos);
         }
-        p.skip_ws();
-        match p.peek() {
-            Some(b',') => {
-                p.pos += 1;
-                p.skip_ws();
-            }
-            Some(b']') => {
-                p.pos += 1;
-                break;
-            }
-            _ => return None,
+        if !more(p, b']')? {
+            p.pos += 1;
+            break;
         }
     }
     let mut tensors = NamedTensors::new();
@@ -232,14 +233,8 @@ fn read_named_item(
             }
             add_item(p, columns, &name, info.dtype)?;
             keys.push(name);
-            p.skip_ws();
-            match p.peek() {
-                Some(b',') => {
-                    p.pos += 1;
-                    p.skip_ws();
-                }
-                Some(b'}') => break,
-                _ => return None,
+            if !more(p, b'}')? {
+                break;
             }
         }
     }
@@ -309,14 +304,8 @@ fn read_columns(p: &mut Parser, signature: &SignatureInfo) -> Option<NamedTensor
                     p.value(2).ok()?;
                 }
             }
-            p.skip_ws();
-            match p.peek() {
-                Some(b',') => {
-                    p.pos += 1;
-                    p.skip_ws();
-                }
-                Some(b'}') => break,
-                _ => return None,
+            if !more(p, b'}')? {
+                break;
             }
         }
     }
@@ -452,17 +441,9 @@ impl Walk {
                 if self.dims[level].is_some_and(|size| count > size) {
                     return None;
                 }
-                p.skip_ws();
-                match p.peek() {
-                    Some(b',') => {
-                        p.pos += 1;
-                        p.skip_ws();
-                    }
-                    Some(b']') => {
-                        p.pos += 1;
-                        break;
-                    }
-                    _ => return None,
+                if !more(p, b']')? {
+                    p.pos += 1;
+                    break;
                 }
             }
         }
