@@ -22,7 +22,7 @@ mod error;
 mod grpc;
 mod metadata;
 mod rest;
-mod rest_json;
+pub mod rest_json;
 pub mod snippets;
 pub mod stats;
 mod tls;

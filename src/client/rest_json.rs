@@ -73,7 +73,12 @@ pub fn encode_predict_request(inputs: &NamedTensors, signature: Option<&str>) ->
 fn estimate_bytes(tensor: &Tensor) -> usize {
     match &tensor.data {
         TensorData::String(values) => values.iter().map(|value| value.len() * 4 / 3 + 16).sum(),
-        other => other.len() * 12,
+        // The longest value text (ryu's float 15 bytes, its double 24, an int64
+        // 20) and its ", ", so that the body's buffer is sized once for the values.
+        TensorData::Double(_) | TensorData::Int64(_) | TensorData::UInt64(_) => {
+            tensor.num_elements() * 26 + 16
+        }
+        other => other.len() * 17 + 16,
     }
 }
 
@@ -130,14 +135,14 @@ fn write_element(out: &mut String, data: &TensorData, index: usize) {
             base64::engine::general_purpose::STANDARD.encode_string(&values[index], out);
             out.push_str("\"}");
         }
-        TensorData::Int8(values) => out.push_str(&values[index].to_string()),
-        TensorData::Int16(values) => out.push_str(&values[index].to_string()),
-        TensorData::Int32(values) => out.push_str(&values[index].to_string()),
-        TensorData::Int64(values) => out.push_str(&values[index].to_string()),
-        TensorData::UInt8(values) => out.push_str(&values[index].to_string()),
-        TensorData::UInt16(values) => out.push_str(&values[index].to_string()),
-        TensorData::UInt32(values) => out.push_str(&values[index].to_string()),
-        TensorData::UInt64(values) => out.push_str(&values[index].to_string()),
+        TensorData::Int8(values) => out.push_str(itoa::Buffer::new().format(values[index])),
+        TensorData::Int16(values) => out.push_str(itoa::Buffer::new().format(values[index])),
+        TensorData::Int32(values) => out.push_str(itoa::Buffer::new().format(values[index])),
+        TensorData::Int64(values) => out.push_str(itoa::Buffer::new().format(values[index])),
+        TensorData::UInt8(values) => out.push_str(itoa::Buffer::new().format(values[index])),
+        TensorData::UInt16(values) => out.push_str(itoa::Buffer::new().format(values[index])),
+        TensorData::UInt32(values) => out.push_str(itoa::Buffer::new().format(values[index])),
+        TensorData::UInt64(values) => out.push_str(itoa::Buffer::new().format(values[index])),
     }
 }
 
@@ -256,9 +261,18 @@ fn is_named(value: &Value) -> bool {
     matches!(value, Value::Object(members) if !(members.len() == 1 && members.contains_key("b64")))
 }
 
+/// The items as one tensor with a leading batch dimension (read in place, not copied).
 fn stacked(items: &[&Value], dtype: Option<DType>) -> Result<Tensor, String> {
-    let list = Value::Array(items.iter().map(|item| (*item).clone()).collect());
-    to_tensor(&list, dtype)
+    let mut shape = vec![items.len() as u64];
+    shape.extend(
+        items
+            .first()
+            .map(|item| dense_shape(item))
+            .unwrap_or_default(),
+    );
+    let mut flat = Vec::new();
+    items.iter().for_each(|item| leaves(item, &mut flat));
+    values_to_tensor(shape, &flat, dtype)
 }
 
 fn dense_shape(value: &Value) -> Vec<u64> {
@@ -294,10 +308,17 @@ fn infer(values: &[&Value]) -> DType {
 }
 
 fn to_tensor(value: &Value, dtype: Option<DType>) -> Result<Tensor, String> {
-    let shape = dense_shape(value);
     let mut flat = Vec::new();
     leaves(value, &mut flat);
-    let dtype = dtype.unwrap_or_else(|| infer(&flat));
+    values_to_tensor(dense_shape(value), &flat, dtype)
+}
+
+fn values_to_tensor(
+    shape: Vec<u64>,
+    flat: &[&Value],
+    dtype: Option<DType>,
+) -> Result<Tensor, String> {
+    let dtype = dtype.unwrap_or_else(|| infer(flat));
     let float = |value: &Value| -> Result<f64, String> {
         match value {
             Value::Number(number) => number

@@ -74,6 +74,9 @@ pub struct ServerConfig {
     pub rest_timeout: Option<Duration>,
     /// Largest REST request body.
     pub max_request_bytes: usize,
+    /// REST predict bodies go through the one-pass reader first (issue 18); `false`
+    /// sends every body through the document-tree reader (benchmarks compare both).
+    pub rest_one_pass_json: bool,
     /// Largest gRPC message, received or sent.
     pub grpc_max_message_bytes: usize,
     /// Threads that run each loaded version (its `ModelWorker`).
@@ -119,6 +122,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("poll_interval", &self.poll_interval)
             .field("rest_timeout", &self.rest_timeout)
             .field("max_request_bytes", &self.max_request_bytes)
+            .field("rest_one_pass_json", &self.rest_one_pass_json)
             .field("grpc_max_message_bytes", &self.grpc_max_message_bytes)
             .field("model_threads", &self.model_threads)
             .field("queue_capacity", &self.queue_capacity)
@@ -159,6 +163,7 @@ impl ServerConfig {
             poll_interval: Some(Duration::from_secs(1)),
             rest_timeout: Some(Duration::from_secs(30)),
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            rest_one_pass_json: true,
             grpc_max_message_bytes: DEFAULT_MAX_REQUEST_BYTES,
             // Requests block in TensorFlow, which has its own thread pools:
             // more callers than cores keep them busy (see docs/server.md).
@@ -435,6 +440,7 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServeError> {
         rest_timeout: config.rest_timeout,
         max_batch_size: config.max_batch_size,
         max_request_bytes: config.max_request_bytes,
+        rest_one_pass_json: config.rest_one_pass_json,
     });
 
     let stop = Arc::new(StopFlag::default());

@@ -9,7 +9,7 @@ use super::classify::{self, Api, ExamplesRequest};
 use super::error::ServeError;
 use super::json::{
     ExamplesBody, PredictBody, classification_json, metadata_json, outputs_json, regression_json,
-    status_json,
+    status_json, stream_predict,
 };
 use super::metrics::Protocol;
 use super::predict::{check_inputs, run};
@@ -166,7 +166,11 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
     // Read the whole body before answering, errors included: a response sent
     // before its request's body was read makes the connection unusable for
     // keep-alive clients.
-    let body = match axum::body::to_bytes(body, shared.max_request_bytes).await {
+    let length = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<usize>().ok());
+    let body = match read_body(body, shared.max_request_bytes, length).await {
         Ok(body) => body,
         Err(_) => {
             return error_response(&ServeError::BodyTooLarge {
@@ -241,7 +245,7 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
         ),
         _ => (
             "predict",
-            predict(&shared, &name, &version, &body, &mut signature).await,
+            predict(&shared, &name, &version, body, &mut signature).await,
         ),
     };
     let code = result.as_ref().map_or_else(ServeError::code, |_| Code::Ok);
@@ -269,19 +273,66 @@ async fn predict(
     shared: &Shared,
     name: &str,
     version: &VersionRequest,
-    body: &Bytes,
+    body: Bytes,
     signature_out: &mut String,
 ) -> Result<String, ServeError> {
-    let parsed = PredictBody::parse(body)?;
-    let servable = shared.manager.resolve(name, version)?;
+    // The one-pass reader first (issue 18); a body it does not take — every
+    // error among them — goes the tree path, which words errors like TF Serving
+    // (the JSON's own errors before the model's).
+    let servable = match shared.manager.resolve(name, version) {
+        Ok(servable) => servable,
+        Err(err) => {
+            PredictBody::parse(&body)?;
+            return Err(err);
+        }
+    };
+    let streamed = shared
+        .rest_one_pass_json
+        .then(|| stream_predict(&body, |key| servable.signature(key).ok()))
+        .flatten();
+    if let Some(streamed) = streamed {
+        // The text is not needed any more: free it before the run copies the tensors.
+        drop(body);
+        let signature = servable.signature(&streamed.signature_key)?;
+        signature_out.push_str(&signature.key);
+        check_inputs(signature, &streamed.inputs, shared.max_batch_size)?;
+        let outputs = run(
+            &servable,
+            &streamed.signature_key,
+            streamed.inputs,
+            &[],
+            shared.rest_timeout,
+        )
+        .await?;
+        return outputs_json(&outputs, streamed.format);
+    }
+    let parsed = PredictBody::parse(&body)?;
     let signature = servable.signature(parsed.signature_key())?;
     signature_out.push_str(&signature.key);
     let (format, inputs) = parsed.inputs(signature)?;
     check_inputs(signature, &inputs, shared.max_batch_size)?;
     let signature_key = parsed.signature_key().to_string();
     drop(parsed);
+    drop(body);
     let outputs = run(&servable, &signature_key, inputs, &[], shared.rest_timeout).await?;
     outputs_json(&outputs, format)
+}
+
+/// The whole request body, at most `limit` bytes, in one buffer sized from
+/// `Content-Length` when the client sent one (so that a large body is not
+/// collected in pieces and then copied whole).
+async fn read_body(body: Body, limit: usize, length: Option<usize>) -> Result<Bytes, ()> {
+    use tokio_stream::StreamExt;
+    let mut chunks = body.into_data_stream();
+    let mut out = Vec::with_capacity(length.unwrap_or(0).min(limit));
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|_| ())?;
+        if out.len() + chunk.len() > limit {
+            return Err(());
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(out))
 }
 
 /// A `:classify` or `:regress` request: tf.Examples in, TF Serving's `results` out.

@@ -13,5 +13,6 @@ pub(crate) struct Shared {
     pub metrics: Arc<Metrics>,
     pub rest_timeout: Option<Duration>,
     pub max_request_bytes: usize,
+    pub rest_one_pass_json: bool,
     pub max_batch_size: u64,
 }

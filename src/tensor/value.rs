@@ -80,6 +80,16 @@ impl TensorData {
         self.len() == 0
     }
 
+    /// Makes room for `additional` more values (exactly that many).
+    pub fn reserve_exact(&mut self, additional: usize) {
+        each_variant!(self, values => values.reserve_exact(additional))
+    }
+
+    /// Gives back the storage beyond the values (a buffer grown while reading).
+    pub fn shrink_to_fit(&mut self) {
+        each_variant!(self, values => values.shrink_to_fit())
+    }
+
     /// Memory the values take: element storage, and for strings their bytes
     /// plus one `Vec` header each (what request size limits count).
     pub fn size_bytes(&self) -> u64 {

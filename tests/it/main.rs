@@ -56,6 +56,7 @@ mod server_grpc;
 mod server_lifecycle;
 mod server_reload;
 mod server_rest;
+mod server_rest_big;
 mod server_tls;
 mod server_warmup;
 mod show_golden;

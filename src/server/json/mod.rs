@@ -8,6 +8,7 @@ mod meta;
 mod parse;
 mod predict;
 mod response;
+mod stream;
 mod text;
 
 pub use examples::{ExamplesBody, classification_json, regression_json};
@@ -15,4 +16,5 @@ pub use meta::{metadata_json, status_json};
 pub use parse::{Json, Number};
 pub use predict::{Format, PredictBody};
 pub use response::outputs_json;
+pub use stream::{StreamedPredict, stream_predict};
 pub use text::{debug_string, tf_type_name, write_f32, write_f64, write_json_string};

@@ -90,21 +90,41 @@ pub fn parse(text: &[u8]) -> Result<Json, String> {
         .map_err(|(message, offset)| format!("JSON Parse error: {message} at offset: {offset}"))
 }
 
-type ParseResult<T> = Result<T, (&'static str, usize)>;
+pub(super) type ParseResult<T> = Result<T, (&'static str, usize)>;
 
-struct Parser<'a> {
-    text: &'a [u8],
-    pos: usize,
+/// The reader's cursor; `stream` reads predict bodies token by token with it.
+#[derive(Clone)]
+pub(super) struct Parser<'a> {
+    pub(super) text: &'a [u8],
+    pub(super) pos: usize,
 }
 
-impl Parser<'_> {
-    fn skip_ws(&mut self) {
+/// A number literal's text, checked against JSON's grammar (plus rapidjson's
+/// `NaN` / `Infinity` / `Inf`) but not converted yet.
+pub(super) enum NumberText {
+    /// `NaN`, `Infinity`, `Inf` with an optional `-`.
+    Special(f64),
+    /// `text[start..end]`; `integral` when it has no fraction and no exponent.
+    Literal {
+        start: usize,
+        end: usize,
+        integral: bool,
+        negative: bool,
+    },
+}
+
+impl<'a> Parser<'a> {
+    pub(super) fn new(text: &'a [u8]) -> Parser<'a> {
+        Parser { text, pos: 0 }
+    }
+
+    pub(super) fn skip_ws(&mut self) {
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.text.get(self.pos) {
             self.pos += 1;
         }
     }
 
-    fn peek(&self) -> Option<u8> {
+    pub(super) fn peek(&self) -> Option<u8> {
         self.text.get(self.pos).copied()
     }
 
@@ -117,7 +137,7 @@ impl Parser<'_> {
         }
     }
 
-    fn value(&mut self, depth: usize) -> ParseResult<Json> {
+    pub(super) fn value(&mut self, depth: usize) -> ParseResult<Json> {
         if depth > MAX_DEPTH {
             return Err(("Nesting is too deep.", self.pos));
         }
@@ -195,10 +215,16 @@ impl Parser<'_> {
     }
 
     fn string(&mut self) -> ParseResult<String> {
+        self.string_cow().map(std::borrow::Cow::into_owned)
+    }
+
+    /// A string literal, borrowed from the text when it has no escapes.
+    pub(super) fn string_cow(&mut self) -> ParseResult<std::borrow::Cow<'a, str>> {
         let start = self.pos;
         self.pos += 1;
         // Fast path: no escapes.
-        let rest = &self.text[self.pos..];
+        let text: &'a [u8] = self.text;
+        let rest = &text[self.pos..];
         if let Some(end) = rest
             .iter()
             .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
@@ -207,7 +233,7 @@ impl Parser<'_> {
             let text = std::str::from_utf8(&rest[..end])
                 .map_err(|_| ("Invalid encoding in string.", start))?;
             self.pos += end + 1;
-            return Ok(text.to_owned());
+            return Ok(std::borrow::Cow::Borrowed(text));
         }
         let mut bytes = Vec::new();
         loop {
@@ -259,7 +285,9 @@ impl Parser<'_> {
                 _ => bytes.push(byte),
             }
         }
-        String::from_utf8(bytes).map_err(|_| ("Invalid encoding in string.", start))
+        String::from_utf8(bytes)
+            .map(std::borrow::Cow::Owned)
+            .map_err(|_| ("Invalid encoding in string.", start))
     }
 
     fn hex4(&mut self) -> ParseResult<u16> {
@@ -276,26 +304,55 @@ impl Parser<'_> {
     }
 
     fn number(&mut self) -> ParseResult<Number> {
+        let (start, end, integral, negative) = match self.number_text()? {
+            NumberText::Special(value) => return Ok(Number::Float(value)),
+            NumberText::Literal {
+                start,
+                end,
+                integral,
+                negative,
+            } => (start, end, integral, negative),
+        };
+        // Only ASCII digits, signs, '.', 'e' were consumed.
+        let text =
+            std::str::from_utf8(&self.text[start..end]).map_err(|_| ("Invalid value.", start))?;
+        if integral {
+            if let Ok(value) = text.parse::<i64>() {
+                return Ok(Number::Int(value));
+            }
+            if !negative && let Ok(value) = text.parse::<u64>() {
+                return Ok(Number::UInt(value));
+            }
+        }
+        let value: f64 = text.parse().map_err(|_| ("Invalid value.", start))?;
+        if value.is_infinite() {
+            return Err(("Number too big to be stored in double.", start));
+        }
+        Ok(Number::Float(value))
+    }
+
+    /// Reads a number literal's extent (rapidjson's grammar and messages).
+    pub(super) fn number_text(&mut self) -> ParseResult<NumberText> {
         let start = self.pos;
         let negative = self.eat(b"-");
         if self.eat(b"NaN") {
-            return Ok(Number::Float(f64::NAN));
+            return Ok(NumberText::Special(f64::NAN));
         }
         if self.eat(b"Infinity") || self.eat(b"Inf") {
-            return Ok(Number::Float(if negative {
+            return Ok(NumberText::Special(if negative {
                 f64::NEG_INFINITY
             } else {
                 f64::INFINITY
             }));
         }
-        let digits_start = self.pos;
+        let digits = |parser: &mut Self| {
+            while let Some(b'0'..=b'9') = parser.peek() {
+                parser.pos += 1;
+            }
+        };
         match self.peek() {
             Some(b'0') => self.pos += 1,
-            Some(b'1'..=b'9') => {
-                while let Some(b'0'..=b'9') = self.peek() {
-                    self.pos += 1;
-                }
-            }
+            Some(b'1'..=b'9') => digits(self),
             _ => return Err(("Invalid value.", start)),
         }
         let mut integral = true;
@@ -305,9 +362,7 @@ impl Parser<'_> {
             if !matches!(self.peek(), Some(b'0'..=b'9')) {
                 return Err(("Miss fraction part in number.", self.pos));
             }
-            while let Some(b'0'..=b'9') = self.peek() {
-                self.pos += 1;
-            }
+            digits(self);
         }
         if let Some(b'e' | b'E') = self.peek() {
             integral = false;
@@ -318,26 +373,14 @@ impl Parser<'_> {
             if !matches!(self.peek(), Some(b'0'..=b'9')) {
                 return Err(("Miss exponent in number.", self.pos));
             }
-            while let Some(b'0'..=b'9') = self.peek() {
-                self.pos += 1;
-            }
+            digits(self);
         }
-        // Only ASCII digits, signs, '.', 'e' were consumed.
-        let text = std::str::from_utf8(&self.text[start..self.pos])
-            .map_err(|_| ("Invalid value.", start))?;
-        if integral {
-            if let Ok(value) = text.parse::<i64>() {
-                return Ok(Number::Int(value));
-            }
-            if !negative && let Ok(value) = text[digits_start - start..].parse::<u64>() {
-                return Ok(Number::UInt(value));
-            }
-        }
-        let value: f64 = text.parse().map_err(|_| ("Invalid value.", start))?;
-        if value.is_infinite() {
-            return Err(("Number too big to be stored in double.", start));
-        }
-        Ok(Number::Float(value))
+        Ok(NumberText::Literal {
+            start,
+            end: self.pos,
+            integral,
+            negative,
+        })
     }
 }
 

@@ -19,8 +19,8 @@ pub fn outputs_json(outputs: &NamedTensors, format: Format) -> Result<String, Se
         ));
     }
     let capacity: usize = outputs
-        .values()
-        .map(|tensor| tensor.num_elements() * 12 + 16)
+        .iter()
+        .map(|(name, tensor)| text_bytes_bound(name, tensor))
         .sum();
     let mut out = String::with_capacity(capacity + 64);
     match format {
@@ -28,6 +28,37 @@ pub fn outputs_json(outputs: &NamedTensors, format: Format) -> Result<String, Se
         Format::Columnar => write_columns(&mut out, outputs),
     }
     Ok(out)
+}
+
+/// The most text a tensor takes in either layout (the longest text of each
+/// value, brackets, separators, and per batch item its member key), so that a
+/// response is written into one buffer, never regrown.
+fn text_bytes_bound(name: &str, tensor: &Tensor) -> usize {
+    let per_value = match &tensor.data {
+        // ryu's longest float is 15 bytes ("-1.1754944e-38"), a double's 24.
+        TensorData::Float(_) | TensorData::Half(_) | TensorData::BFloat16(_) => 15,
+        TensorData::Double(_) => 24,
+        TensorData::Bool(_) => 5,
+        TensorData::Int8(_) | TensorData::Int16(_) | TensorData::UInt8(_) => 6,
+        TensorData::Int32(_) | TensorData::UInt16(_) | TensorData::UInt32(_) => 11,
+        TensorData::Int64(_) | TensorData::UInt64(_) => 20,
+        TensorData::String(_) => 0,
+    };
+    let values = match &tensor.data {
+        // Escapes take at most 6 bytes a byte, `{"b64": "..."}` 4/3 of them plus 12.
+        TensorData::String(values) => values.iter().map(|value| value.len() * 6 + 14).sum(),
+        _ => tensor.num_elements() * per_value,
+    };
+    // Each level: two brackets per list and a ", " per item.
+    let (mut lists, mut structure) = (1usize, 0usize);
+    for &size in &tensor.shape {
+        let items = lists.saturating_mul(size as usize);
+        structure = structure.saturating_add(2 * lists + 2 * items);
+        lists = items;
+    }
+    let batch = tensor.shape.first().map_or(1, |&size| size as usize);
+    let keys = batch.saturating_mul(name.len() * 2 + 32);
+    values.saturating_add(structure).saturating_add(keys)
 }
 
 /// The batch size all outputs share (their first dimension).
@@ -199,5 +230,51 @@ mod tests {
             outputs_json(&outputs, Format::Row).unwrap_err().to_string(),
             "Tensor name: scalar has no shape information "
         );
+    }
+
+    #[test]
+    fn the_buffer_bound_holds_for_the_longest_values() {
+        let cases = [
+            (
+                "f",
+                Tensor::new(
+                    vec![3, 1, 1],
+                    TensorData::Float(vec![-1.234_567_9e-38, f32::MIN, -f32::MIN_POSITIVE]),
+                ),
+            ),
+            (
+                "d",
+                Tensor::new(
+                    vec![2, 1],
+                    TensorData::Double(vec![-2.225_073_858_507_201_4e-308, f64::MIN]),
+                ),
+            ),
+            ("h", Tensor::new(vec![1], TensorData::Half(vec![0xfbff]))),
+            (
+                "i",
+                Tensor::new(vec![2], TensorData::Int64(vec![i64::MIN; 2])),
+            ),
+            (
+                "s",
+                Tensor::new(vec![1, 1], TensorData::String(vec![vec![1; 10]])),
+            ),
+            (
+                "s_bytes",
+                Tensor::new(vec![1], TensorData::String(vec![vec![0xff; 10]])),
+            ),
+        ];
+        for (name, tensor) in cases {
+            let tensor = tensor.unwrap();
+            let outputs: NamedTensors = [(name.to_string(), tensor.clone())].into();
+            for format in [Format::Row, Format::Columnar] {
+                let text = outputs_json(&outputs, format).unwrap();
+                let bound = text_bytes_bound(name, &tensor) + 64;
+                assert!(
+                    text.len() <= bound,
+                    "{name}: {} > {bound}: {text}",
+                    text.len()
+                );
+            }
+        }
     }
 }

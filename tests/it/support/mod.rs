@@ -7,6 +7,7 @@ pub mod client;
 pub mod grpc;
 pub mod gui;
 pub mod http;
+pub mod mean_model;
 pub mod panics;
 pub mod pki;
 pub mod server;
