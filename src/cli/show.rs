@@ -37,7 +37,13 @@ pub fn run(args: &ShowArgs) -> anyhow::Result<ExitCode> {
             args.dir.display()
         );
     }
-    let tree = model::open(&args.dir)?;
+    // The tag-set and signature views need no graph: decode only what they print.
+    let needs_graph = args.json || args.all || args.list_ops;
+    let tree = if needs_graph {
+        model::open(&args.dir)?
+    } else {
+        model::open_signatures(&args.dir)?
+    };
     let text = if args.json {
         let mut json =
             serde_json::to_string_pretty(&tree).context("serialising the signature tree")?;

@@ -23,7 +23,9 @@ pub use diff_text::diff_text;
 pub use dtype::DType;
 pub use error::ModelError;
 pub use functions::{ArgumentSpec, ConcreteFunctionInfo, FunctionInfo, PyValue};
-pub use reader::{ModelLocation, locate, numeric_versions, open, read_saved_model_proto};
+pub use reader::{
+    ModelLocation, locate, numeric_versions, open, open_signatures, read_saved_model_proto,
+};
 pub use tree::{
     AssetFile, Dim, FingerprintInfo, MetaGraphInfo, SavedModelInfo, Shape, SignatureInfo,
     TensorInfoView, signature_from_proto,

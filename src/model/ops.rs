@@ -1,27 +1,27 @@
 //! The op set of a MetaGraph, computed the way TensorFlow's
 //! `meta_graph.ops_used_by_graph_def` does, so `show --all` lists the same members.
 
-use super::light::{LightFunction, LightGraphDef, LightNode};
+use super::light;
 use std::collections::{BTreeSet, HashMap};
 
 /// Op types used by the graph's nodes and, transitively, by library functions that
 /// are called directly or through `PartitionedCall`/`StatefulPartitionedCall`'s `f`.
 /// Function names themselves are not ops and are left out. Sorted.
-pub fn ops_used_by_graph(graph: &LightGraphDef) -> Vec<String> {
-    let functions: HashMap<&str, &LightFunction> = graph
+pub fn ops_used_by_graph(graph: &light::GraphDef) -> Vec<String> {
+    let functions: HashMap<&str, &light::FunctionDef> = graph
         .library
         .iter()
         .flat_map(|library| &library.function)
         .filter_map(|function| Some((function.signature.as_ref()?.name.as_str(), function)))
         .collect();
     let mut used: BTreeSet<&str> = BTreeSet::new();
-    let mut pending: Vec<&LightFunction> = Vec::new();
+    let mut pending: Vec<&light::FunctionDef> = Vec::new();
 
     fn mark_used<'a>(
         op: &'a str,
-        functions: &HashMap<&'a str, &'a LightFunction>,
+        functions: &HashMap<&'a str, &'a light::FunctionDef>,
         used: &mut BTreeSet<&'a str>,
-        pending: &mut Vec<&'a LightFunction>,
+        pending: &mut Vec<&'a light::FunctionDef>,
     ) {
         if !used.contains(op)
             && let Some(function) = functions.get(op)
@@ -32,10 +32,10 @@ pub fn ops_used_by_graph(graph: &LightGraphDef) -> Vec<String> {
     }
 
     fn visit<'a>(
-        node: &'a LightNode,
-        functions: &HashMap<&'a str, &'a LightFunction>,
+        node: &'a light::NodeDef,
+        functions: &HashMap<&'a str, &'a light::FunctionDef>,
         used: &mut BTreeSet<&'a str>,
-        pending: &mut Vec<&'a LightFunction>,
+        pending: &mut Vec<&'a light::FunctionDef>,
     ) {
         mark_used(&node.op, functions, used, pending);
         if node.op == "PartitionedCall" || node.op == "StatefulPartitionedCall" {
@@ -101,7 +101,7 @@ mod tests {
 
     /// The op set of a full GraphDef, read the way `open` reads it (light messages).
     fn ops_of(graph: &tfpb::GraphDef) -> Vec<String> {
-        let light = LightGraphDef::decode(graph.encode_to_vec().as_slice()).expect("decodes");
+        let light = light::GraphDef::decode(graph.encode_to_vec().as_slice()).expect("decodes");
         ops_used_by_graph(&light)
     }
 

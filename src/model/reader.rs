@@ -4,7 +4,7 @@
 
 use super::error::ModelError;
 use super::functions::functions_from_object_graph;
-use super::light::{LightMetaGraph, LightSavedModel};
+use super::light;
 use super::ops::ops_used_by_graph;
 use super::tree::{
     AssetFile, FingerprintInfo, MetaGraphInfo, SavedModelInfo, signature_from_proto,
@@ -150,14 +150,45 @@ fn read_saved_model_as<M: Message + Default>(
 /// Opens a SavedModel (version directory or base path) and builds its full tree.
 pub fn open(path: &Path) -> Result<SavedModelInfo, ModelError> {
     let location = locate(path)?;
-    let (pb_path, proto) = read_saved_model_as::<LightSavedModel>(&location.version_dir)?;
+    let (pb_path, proto) = read_saved_model_as::<light::SavedModel>(&location.version_dir)?;
     if proto.meta_graphs.is_empty() {
         return Err(ModelError::NoMetaGraphs { path: pb_path });
     }
-    Ok(build_tree(location, &proto))
+    Ok(build_tree(location, &proto, true))
 }
 
-fn build_tree(location: ModelLocation, proto: &LightSavedModel) -> SavedModelInfo {
+/// The tree with tags and signatures only (no op set, functions, variables, assets or
+/// fingerprint): what `show`'s tag-set, signature-key and signature views print, read
+/// without decoding the graph.
+pub fn open_signatures(path: &Path) -> Result<SavedModelInfo, ModelError> {
+    let location = locate(path)?;
+    let (pb_path, proto) =
+        read_saved_model_as::<light::signatures::SavedModel>(&location.version_dir)?;
+    if proto.meta_graphs.is_empty() {
+        return Err(ModelError::NoMetaGraphs { path: pb_path });
+    }
+    let proto = light::SavedModel {
+        saved_model_schema_version: proto.saved_model_schema_version,
+        meta_graphs: proto
+            .meta_graphs
+            .into_iter()
+            .map(|meta_graph| light::MetaGraphDef {
+                meta_info_def: meta_graph.meta_info_def,
+                graph_def: None,
+                signature_def: meta_graph.signature_def,
+                object_graph_def: None,
+            })
+            .collect(),
+    };
+    Ok(build_tree(location, &proto, false))
+}
+
+/// `with_files`: also read the variables index, the assets and the fingerprint.
+fn build_tree(
+    location: ModelLocation,
+    proto: &light::SavedModel,
+    with_files: bool,
+) -> SavedModelInfo {
     let meta_graphs = proto.meta_graphs.iter().map(meta_graph_info).collect();
     let functions = proto
         .meta_graphs
@@ -178,14 +209,30 @@ fn build_tree(location: ModelLocation, proto: &LightSavedModel) -> SavedModelInf
             .iter()
             .any(|meta_graph| meta_graph.object_graph_def.is_some()),
         functions,
-        assets: list_files(&dir.join("assets")),
-        assets_extra: list_files(&dir.join("assets.extra")),
-        variables: read_variables_dir(dir),
-        fingerprint: read_fingerprint(dir),
+        assets: if with_files {
+            list_files(&dir.join("assets"))
+        } else {
+            Vec::new()
+        },
+        assets_extra: if with_files {
+            list_files(&dir.join("assets.extra"))
+        } else {
+            Vec::new()
+        },
+        variables: if with_files {
+            read_variables_dir(dir)
+        } else {
+            Default::default()
+        },
+        fingerprint: if with_files {
+            read_fingerprint(dir)
+        } else {
+            None
+        },
     }
 }
 
-fn meta_graph_info(meta_graph: &LightMetaGraph) -> MetaGraphInfo {
+fn meta_graph_info(meta_graph: &light::MetaGraphDef) -> MetaGraphInfo {
     let meta_info = meta_graph.meta_info_def.clone().unwrap_or_default();
     let mut signatures: Vec<_> = meta_graph
         .signature_def
