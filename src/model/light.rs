@@ -106,7 +106,12 @@ mod tests {
     #[test]
     fn the_signature_only_read_gives_the_same_tags_and_signatures_as_the_full_one() {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models");
-        for name in ["dtypes/1", "keras_image/1", "seedlike/1538687457", "tf1_softmax/1"] {
+        for name in [
+            "dtypes/1",
+            "keras_image/1",
+            "seedlike/1538687457",
+            "tf1_softmax/1",
+        ] {
             let full = open(&root.join(name)).expect("full read");
             let light = open_signatures(&root.join(name)).expect("signature read");
             assert!(!full.meta_graphs.is_empty());
