@@ -11,6 +11,14 @@ fn fixture(name: &str) -> tfpb::SavedModel {
     crate::model::read_saved_model_proto(&dir).expect("fixture reads")
 }
 
+fn layer_names(summary: &layers::Summary) -> Vec<&str> {
+    summary
+        .layers
+        .iter()
+        .map(|layer| layer.name.as_str())
+        .collect()
+}
+
 fn graph_of(name: &str) -> Graph {
     build(
         &fixture(name),
@@ -36,11 +44,7 @@ fn keras_export_is_resolved_through_its_calls_into_layers_with_parameters() {
     assert_eq!(summary.total_params, 224 + 1168 + 170);
     assert_eq!(summary.trainable_params, 1562);
     assert_eq!(summary.convolution_layers, 2);
-    let names: Vec<&str> = summary
-        .layers
-        .iter()
-        .map(|layer| layer.name.as_str())
-        .collect();
+    let names = layer_names(&summary);
     assert_eq!(
         names,
         [
@@ -66,11 +70,7 @@ fn keras_export_is_resolved_through_its_calls_into_layers_with_parameters() {
 fn tf1_graph_runs_from_placeholder_to_softmax_and_argmax() {
     let graph = graph_of("tf1_softmax/1");
     let summary = summarize(&graph);
-    let names: Vec<&str> = summary
-        .layers
-        .iter()
-        .map(|layer| layer.name.as_str())
-        .collect();
+    let names = layer_names(&summary);
     assert_eq!(
         names,
         ["Placeholder", "conv1", "dense", "softmax_tensor", "ArgMax"]
