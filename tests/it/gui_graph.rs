@@ -13,7 +13,11 @@ use tfprobe::ui::state::Tab;
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 fn graph_harness() -> egui_kittest::Harness<'static, tfprobe::ui::TfprobeApp> {
-    let model = repo().join("tests/fixtures/models/keras_image");
+    graph_harness_of("tests/fixtures/models/keras_image")
+}
+
+fn graph_harness_of(model: &str) -> egui_kittest::Harness<'static, tfprobe::ui::TfprobeApp> {
+    let model = repo().join(model);
     let mut harness = app_harness(vec![model]);
     wait_until(&mut harness, "the model to open", TIMEOUT, |h| {
         h.state().state.local.is_some()
@@ -139,4 +143,50 @@ fn a_tensor_in_the_signature_tree_jumps_to_its_node() {
     let node = graph.selected_node.expect("selected");
     let inspected = graph.inspected().expect("built");
     assert_eq!(inspected.graph.nodes[node].name, "serving_default_images");
+}
+
+#[test]
+fn the_demo_model_shows_as_layers_one_expands_and_search_finds_a_node() {
+    let mut harness = graph_harness_of("assets/models/efficientnet_lite0");
+    // The demo's layers: its input, the image-decoding loop and the network in one branch.
+    for layer in [
+        "serving_default_image_bytes",
+        "map",
+        "cond/then_branch",
+        "Softmax",
+    ] {
+        harness.get_by_label(layer);
+    }
+    harness.get_by_label("cond/then_branch").click();
+    wait_until(
+        &mut harness,
+        "the network's nodes to be drawn",
+        TIMEOUT,
+        |h| expanded_nodes(h) > 100,
+    );
+    harness.step();
+    let search = harness.get_by_label("Search");
+    search.focus();
+    search.type_text("DepthwiseConv2dNative");
+    wait_until(
+        &mut harness,
+        "the search to select a depthwise convolution",
+        TIMEOUT,
+        |h| {
+            let graph = &h.state().state.graph;
+            graph.selected_node.is_some_and(|node| {
+                graph.inspected().is_some_and(|inspected| {
+                    inspected.graph.nodes[node].op == "DepthwiseConv2dNative"
+                })
+            })
+        },
+    );
+    harness.step();
+    harness.step();
+    let hits = harness.state().state.graph.hits.len();
+    assert!(
+        hits > 1,
+        "EfficientNet-Lite0 has many depthwise convolutions, found {hits}"
+    );
+    harness.get_by_label(&format!("match 1 of {hits}"));
 }
