@@ -13,6 +13,7 @@ pub mod expand;
 pub mod export;
 pub mod layers;
 pub mod layout;
+mod prune;
 
 use super::DType;
 use super::tree::Shape;
